@@ -128,6 +128,11 @@ pub enum DecodeError {
         /// CRC computed over the bytes.
         computed: u32,
     },
+    /// The records of a compressed batch cannot be walked without decompressing them first.
+    Compressed {
+        /// The batch's compression codec number (1 gzip, 2 snappy, 3 lz4, 4 zstd).
+        codec: u8,
+    },
     /// A field holds a value outside what the format allows.
     InvalidValue {
         /// What the field was.
@@ -181,6 +186,12 @@ impl fmt::Display for DecodeError {
                 f,
                 "record batch CRC-32C mismatch: stored {stored:#010x}, computed {computed:#010x}"
             ),
+            Self::Compressed { codec } => {
+                write!(
+                    f,
+                    "records are compressed (codec {codec}); decompress them first"
+                )
+            }
             Self::InvalidValue { what, found } => write!(f, "invalid {what}: {found}"),
             Self::Truncated { what, needed } => {
                 write!(

@@ -1,0 +1,479 @@
+//! [`RecordBatchBuilder`]: writes a record batch in place, record by record, and back-patches
+//! the header (length, last offset delta, timestamps, count, CRC) when finished.
+
+use super::{Attributes, BATCH_HEADER_LEN, Header, MAGIC, TimestampType, crc32c, field};
+use crate::wire::{EncodeError, Gap, WithError, Writer, varint};
+use core::convert::Infallible;
+
+/// The header fields a producer chooses; the rest are computed from the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BatchHeader {
+    /// Offset of the first record. Producers send 0; the broker assigns real offsets.
+    pub base_offset: i64,
+    /// Set by the broker; producers send -1.
+    pub partition_leader_epoch: i32,
+    /// Idempotent/transactional producer id, or -1.
+    pub producer_id: i64,
+    /// Producer epoch, or -1.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, or -1 without idempotence.
+    pub base_sequence: i32,
+    /// Timestamp type. Producers use [`TimestampType::CreateTime`].
+    pub timestamp_type: TimestampType,
+    /// Whether the batch is part of a transaction.
+    pub transactional: bool,
+    /// Whether the batch carries control records (transaction markers; brokers write these).
+    pub control: bool,
+}
+
+impl Default for BatchHeader {
+    /// What a producer without idempotence sends.
+    fn default() -> Self {
+        Self {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            timestamp_type: TimestampType::CreateTime,
+            transactional: false,
+            control: false,
+        }
+    }
+}
+
+impl BatchHeader {
+    fn attributes(&self) -> Attributes {
+        Attributes::NONE
+            .with_timestamp_type(self.timestamp_type)
+            .with_transactional(self.transactional)
+            .with_control(self.control)
+    }
+}
+
+/// Bytes of a record's key or value: a slice, null, or written in place by a closure.
+///
+/// Implemented for `&[u8]`, `&[u8; N]`, `&str`, `Option<P>` (`None` is null) and
+/// [`InPlace`]. The type parameter `E` is the error a closure may return; plain bytes never
+/// fail and fit any `E`.
+pub trait Payload<E> {
+    /// `Some(Some(n))`: exactly `n` bytes; `Some(None)`: null; `None`: not known until written.
+    fn known_len(&self) -> Option<Option<usize>>;
+    /// Writes the bytes into `out` (at most `out.len()`), returning how many were written.
+    /// Called only for non-null payloads.
+    fn write(self, out: &mut [u8]) -> Result<usize, E>;
+}
+
+impl<E> Payload<E> for &[u8] {
+    #[inline]
+    fn known_len(&self) -> Option<Option<usize>> {
+        Some(Some(self.len()))
+    }
+    #[inline]
+    fn write(self, out: &mut [u8]) -> Result<usize, E> {
+        // The builder sizes `out` from `known_len`, so this always fits.
+        if let Some(dst) = out.get_mut(..self.len()) {
+            dst.copy_from_slice(self);
+        }
+        Ok(self.len())
+    }
+}
+
+impl<E, const N: usize> Payload<E> for &[u8; N] {
+    #[inline]
+    fn known_len(&self) -> Option<Option<usize>> {
+        Some(Some(N))
+    }
+    #[inline]
+    fn write(self, out: &mut [u8]) -> Result<usize, E> {
+        <&[u8] as Payload<E>>::write(self.as_slice(), out)
+    }
+}
+
+impl<E> Payload<E> for &str {
+    #[inline]
+    fn known_len(&self) -> Option<Option<usize>> {
+        Some(Some(self.len()))
+    }
+    #[inline]
+    fn write(self, out: &mut [u8]) -> Result<usize, E> {
+        <&[u8] as Payload<E>>::write(self.as_bytes(), out)
+    }
+}
+
+impl<E, P: Payload<E>> Payload<E> for Option<P> {
+    #[inline]
+    fn known_len(&self) -> Option<Option<usize>> {
+        match self {
+            None => Some(None),
+            Some(p) => p.known_len(),
+        }
+    }
+    #[inline]
+    fn write(self, out: &mut [u8]) -> Result<usize, E> {
+        match self {
+            None => Ok(0),
+            Some(p) => p.write(out),
+        }
+    }
+}
+
+/// A payload written by a closure straight into the batch: the closure gets the free space and
+/// returns how many bytes it wrote (or its own error, typically "does not fit"). This is how a
+/// serializer writes a value with no scratch buffer.
+///
+/// ```
+/// use embedded_kafka::record::{BatchHeader, InPlace, RecordBatchBuilder};
+///
+/// let mut buf = [0u8; 256];
+/// let mut batch = RecordBatchBuilder::new(&mut buf, BatchHeader::default())?;
+/// batch.append_with(1_700_000_000_000, Some(b"sensor-7"), InPlace(|out: &mut [u8]| {
+///     let text = b"{\"celsius\":21.5}";
+///     out.get_mut(..text.len()).ok_or("value does not fit")?.copy_from_slice(text);
+///     Ok::<usize, &str>(text.len())
+/// }), &[]).expect("fits");
+/// assert_eq!(batch.record_count(), 1);
+/// # Ok::<(), embedded_kafka::wire::EncodeError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct InPlace<F>(pub F);
+
+impl<E, F: FnOnce(&mut [u8]) -> Result<usize, E>> Payload<E> for InPlace<F> {
+    #[inline]
+    fn known_len(&self) -> Option<Option<usize>> {
+        None
+    }
+    #[inline]
+    fn write(self, out: &mut [u8]) -> Result<usize, E> {
+        (self.0)(out)
+    }
+}
+
+/// Encoded size of a record-level nullable byte field (varint length + bytes).
+#[inline]
+const fn field_len(len: Option<usize>) -> usize {
+    match len {
+        None => 1,
+        Some(n) => varint::varint_len(n as i32) + n,
+    }
+}
+
+fn headers_len(headers: &[Header<'_>]) -> usize {
+    let mut n = varint::varint_len(headers.len() as i32);
+    for h in headers {
+        n += field_len(Some(h.key.len())) + field_len(h.value.map(<[u8]>::len));
+    }
+    n
+}
+
+/// Encoded size of a record without its length prefix.
+fn record_body_len(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key_len: Option<usize>,
+    value_len: Option<usize>,
+    headers: &[Header<'_>],
+) -> usize {
+    1 // attributes
+        + varint::varlong_len(timestamp_delta)
+        + varint::varint_len(offset_delta)
+        + field_len(key_len)
+        + field_len(value_len)
+        + headers_len(headers)
+}
+
+/// Exact encoded size of one record, length prefix included, from its parts: what
+/// [`RecordBatchBuilder::record_len`] reports for the next record.
+pub fn record_len(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key_len: Option<usize>,
+    value_len: Option<usize>,
+    headers: &[Header<'_>],
+) -> usize {
+    let body = record_body_len(timestamp_delta, offset_delta, key_len, value_len, headers);
+    varint::varint_len(body as i32) + body
+}
+
+/// Writes a v2 record batch into a caller's buffer, one record at a time.
+///
+/// The header is reserved when the builder is created and filled in by
+/// [`finish`](Self::finish); each record is written once, straight into its final place.
+/// A record that does not fit is rejected whole (the batch stays valid and can be finished),
+/// with the buffer size the batch would have needed.
+///
+/// ```
+/// use embedded_kafka::record::{BatchHeader, Header, RecordBatch, RecordBatchBuilder};
+///
+/// let mut buf = [0u8; 512];
+/// let mut batch = RecordBatchBuilder::new(&mut buf, BatchHeader::default())?;
+/// let ts = 1_700_000_000_000;
+/// // Ask first whether the next record fits, as a producer deciding to close a batch would.
+/// let size = batch.record_len(ts, Some(3), Some(5), &[]);
+/// assert!(size <= batch.remaining());
+/// batch.append(ts, Some(b"key"), Some(b"hello"), &[])?;
+/// batch.append(ts + 5, None, Some(b"world"), &[Header::new("unit", b"C")])?;
+/// let bytes = batch.finish()?;
+///
+/// let parsed = RecordBatch::parse(bytes).expect("valid").complete().expect("complete");
+/// assert_eq!(parsed.record_count(), 2);
+/// assert_eq!(parsed.max_timestamp(), ts + 5);
+/// # Ok::<(), embedded_kafka::wire::EncodeError>(())
+/// ```
+#[derive(Debug)]
+pub struct RecordBatchBuilder<'a> {
+    w: Writer<'a>,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
+}
+
+impl<'a> RecordBatchBuilder<'a> {
+    /// Starts a batch at the beginning of `buf`, writing the fixed header fields and
+    /// reserving the rest. `buf` must hold at least [`BATCH_HEADER_LEN`] bytes.
+    pub fn new(buf: &'a mut [u8], header: BatchHeader) -> Result<Self, EncodeError> {
+        let mut w = Writer::new(buf);
+        if w.capacity() < BATCH_HEADER_LEN {
+            return Err(EncodeError::BufferTooSmall {
+                needed: BATCH_HEADER_LEN,
+                available: w.capacity(),
+            });
+        }
+        w.put_i64(header.base_offset)?;
+        w.put_i32(0)?; // length
+        w.put_i32(header.partition_leader_epoch)?;
+        w.put_i8(MAGIC)?;
+        w.put_u32(0)?; // crc
+        w.put_i16(header.attributes().0)?;
+        w.put_i32(0)?; // last offset delta
+        w.put_i64(0)?; // base timestamp
+        w.put_i64(0)?; // max timestamp
+        w.put_i64(header.producer_id)?;
+        w.put_i16(header.producer_epoch)?;
+        w.put_i32(header.base_sequence)?;
+        w.put_i32(0)?; // record count
+        Ok(Self {
+            w,
+            count: 0,
+            base_timestamp: 0,
+            max_timestamp: i64::MIN,
+        })
+    }
+
+    /// Records appended so far.
+    pub fn record_count(&self) -> i32 {
+        self.count
+    }
+
+    /// Whether no record has been appended.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes the batch takes so far, header included.
+    pub fn len(&self) -> usize {
+        self.w.position()
+    }
+
+    /// Bytes still free in the buffer.
+    pub fn remaining(&self) -> usize {
+        self.w.remaining()
+    }
+
+    /// The timestamp deltas are taken against the first record's timestamp, as the Java
+    /// client does.
+    fn timestamp_delta(&self, timestamp: i64) -> i64 {
+        if self.count == 0 {
+            0
+        } else {
+            timestamp.wrapping_sub(self.base_timestamp)
+        }
+    }
+
+    /// Exact number of bytes the next record would take, so a caller can decide to close the
+    /// batch before appending. Lengths are `None` for null.
+    pub fn record_len(
+        &self,
+        timestamp: i64,
+        key_len: Option<usize>,
+        value_len: Option<usize>,
+        headers: &[Header<'_>],
+    ) -> usize {
+        record_len(
+            self.timestamp_delta(timestamp),
+            self.count,
+            key_len,
+            value_len,
+            headers,
+        )
+    }
+
+    /// Appends a record whose key and value are at hand (`None` is null).
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<(), EncodeError> {
+        self.append_with::<Infallible>(timestamp, key, value, headers)
+            .map_err(|e| match e {
+                WithError::Encode(e) => e,
+                WithError::Closure(never) => match never {},
+            })
+    }
+
+    /// Appends a record whose key and/or value may be written in place by a closure
+    /// ([`InPlace`]). On any error nothing of the record is kept.
+    pub fn append_with<E>(
+        &mut self,
+        timestamp: i64,
+        key: impl Payload<E>,
+        value: impl Payload<E>,
+        headers: &[Header<'_>],
+    ) -> Result<(), WithError<E>> {
+        if self.count == i32::MAX {
+            return Err(WithError::Encode(EncodeError::TooLong {
+                what: "record batch",
+                len: self.count as usize + 1,
+                max: i32::MAX as usize,
+            }));
+        }
+        let delta = self.timestamp_delta(timestamp);
+        let offset_delta = self.count;
+        let start = self.w.position();
+        let result = match (key.known_len(), value.known_len()) {
+            (Some(k), Some(v)) => {
+                // Everything is known: write the length first and each byte once, in place.
+                let body = record_body_len(delta, offset_delta, k, v, headers);
+                let len = varint::varint_len(body as i32) + body;
+                if self.w.remaining() < len {
+                    return Err(WithError::Encode(EncodeError::BufferTooSmall {
+                        needed: start + len,
+                        available: self.w.capacity(),
+                    }));
+                }
+                self.w.atomically(|w| {
+                    w.put_varint(body as i32)?;
+                    write_body(w, delta, offset_delta, key, value, headers)
+                })
+            }
+            // A closure writes in place: reserve the record length, fill it in afterwards.
+            _ => self.w.atomically(|w| {
+                let gap = w.reserve_uvarint()?;
+                write_body(w, delta, offset_delta, key, value, headers)?;
+                let body = w.position() - gap.end();
+                w.fill_varint(gap, body as i32)?;
+                Ok(())
+            }),
+        };
+        if result.is_ok() {
+            if self.count == 0 {
+                self.base_timestamp = timestamp;
+            }
+            self.count += 1;
+            self.max_timestamp = self.max_timestamp.max(timestamp);
+        }
+        result
+    }
+
+    /// Completes the header (length, last offset delta, timestamps, record count, CRC) and
+    /// returns the finished batch, ready to be sent. A batch without records has nothing to
+    /// send: the returned slice is empty.
+    pub fn finish(self) -> Result<&'a mut [u8], EncodeError> {
+        let Self {
+            mut w,
+            count,
+            base_timestamp,
+            max_timestamp,
+        } = self;
+        if count == 0 {
+            w.rollback(0);
+            return Ok(w.into_written());
+        }
+        let total = w.position();
+        let gap = |at: usize| Gap::<8>::at(at);
+        w.patch_i32(
+            Gap::at(field::LENGTH.start),
+            (total - field::LOG_OVERHEAD) as i32,
+        )?;
+        w.patch_i32(Gap::at(field::LAST_OFFSET_DELTA.start), count - 1)?;
+        w.patch_i64(gap(field::BASE_TIMESTAMP.start), base_timestamp)?;
+        w.patch_i64(gap(field::MAX_TIMESTAMP.start), max_timestamp)?;
+        w.patch_i32(Gap::at(field::RECORD_COUNT.start), count)?;
+        let crc = crc32c(
+            w.written()
+                .get(field::ATTRIBUTES.start..)
+                .unwrap_or_default(),
+        );
+        w.patch_u32(Gap::at(field::CRC.start), crc)?;
+        Ok(w.into_written())
+    }
+}
+
+/// Writes everything of a record after its length prefix.
+#[inline]
+fn write_body<E>(
+    w: &mut Writer<'_>,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: impl Payload<E>,
+    value: impl Payload<E>,
+    headers: &[Header<'_>],
+) -> Result<(), WithError<E>> {
+    w.put_i8(0)?; // record attributes: unused
+    w.put_varlong(timestamp_delta)?;
+    w.put_varint(offset_delta)?;
+    let tail = headers_len(headers);
+    let value_len = match value.known_len() {
+        Some(v) => field_len(v),
+        None => 1,
+    };
+    write_field(w, key, value_len + tail)?;
+    write_field(w, value, tail)?;
+    w.put_varint(headers.len() as i32)?;
+    for h in headers {
+        w.put_varint_bytes(Some(h.key.as_bytes()))?;
+        w.put_varint_bytes(h.value)?;
+    }
+    Ok(())
+}
+
+/// Writes one nullable byte field: length-prefixed bytes, or -1. A payload of unknown length
+/// gets the room that is left minus `reserve_after` (what must still follow it).
+#[inline]
+fn write_field<E>(
+    w: &mut Writer<'_>,
+    payload: impl Payload<E>,
+    reserve_after: usize,
+) -> Result<(), WithError<E>> {
+    match payload.known_len() {
+        Some(None) => Ok(w.put_varint(-1)?),
+        Some(Some(n)) if n > i32::MAX as usize => Err(WithError::Encode(EncodeError::TooLong {
+            what: "record key or value",
+            len: n,
+            max: i32::MAX as usize,
+        })),
+        Some(Some(n)) => {
+            let needed = varint::varint_len(n as i32) + n;
+            if w.remaining() < needed {
+                return Err(WithError::Encode(EncodeError::BufferTooSmall {
+                    needed: w.position() + needed,
+                    available: w.capacity(),
+                }));
+            }
+            w.put_varint(n as i32)?;
+            w.put_with(Some(n), |out| payload.write(out))?;
+            Ok(())
+        }
+        None => {
+            let gap = w.reserve_uvarint()?;
+            let room = w.remaining().saturating_sub(reserve_after);
+            let room = room.min(i32::MAX as usize);
+            let n = w.put_with(Some(room), |out| payload.write(out))?;
+            w.fill_varint(gap, n as i32)?;
+            Ok(())
+        }
+    }
+}

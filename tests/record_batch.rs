@@ -191,12 +191,10 @@ proptest! {
             let len = (bytes.len() - 12) as i32;
             bytes[8..12].copy_from_slice(&len.to_be_bytes());
         }
-        for batch in RecordBatches::new_unverified(&bytes) {
-            if let Ok(batch) = batch {
-                if let Ok(records) = batch.records() {
-                    for r in records.flatten() {
-                        let _ = r.headers.iter().count();
-                    }
+        for batch in RecordBatches::new_unverified(&bytes).flatten() {
+            if let Ok(records) = batch.records() {
+                for r in records.flatten() {
+                    let _ = r.headers.iter().count();
                 }
             }
         }
@@ -307,7 +305,7 @@ fn reader_rejects_what_is_not_a_v2_batch() {
         ),
     ] {
         let mut b = bytes.clone();
-        b[57..61].copy_from_slice(&(count as i32).to_be_bytes());
+        b[57..61].copy_from_slice(&count.to_be_bytes());
         let batch = RecordBatch::parse_unverified(&b)
             .unwrap()
             .complete()

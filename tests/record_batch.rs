@@ -290,7 +290,7 @@ fn reader_rejects_what_is_not_a_v2_batch() {
     // Count says two records, one is there: truncated. Count says zero: trailing bytes.
     for (count, expect) in [
         (
-            2,
+            2i32,
             DecodeError::Truncated {
                 what: "record",
                 needed: 1,

@@ -47,7 +47,11 @@ impl<'a> RecordBatch<'a> {
     /// valid v2 batch.
     pub fn parse(input: &'a [u8]) -> Result<Status<Self>, DecodeError> {
         let status = Self::parse_unverified(input)?;
-        if let Status::Complete { value, .. } = &status {
+        // Under the fuzzer the checksum would stop almost every input at the door; the fuzz
+        // target checks it explicitly instead.
+        if let Status::Complete { value, .. } = &status
+            && !cfg!(fuzzing)
+        {
             value.verify_crc()?;
         }
         Ok(status)

@@ -58,16 +58,22 @@ fn build(c: &mut Criterion) {
         batch.append(1, None, Some(v), &[]).unwrap();
     }
     let bytes = batch.finish().unwrap().to_vec();
-    g.bench_function(BenchmarkId::new("parse+verify+iterate", "embedded-kafka"), |b| {
-        b.iter(|| {
-            let batch = RecordBatch::parse(black_box(&bytes)).unwrap().complete().unwrap();
-            let mut n = 0usize;
-            for r in batch.records().unwrap() {
-                n += r.unwrap().value.map_or(0, <[u8]>::len);
-            }
-            black_box(n)
-        })
-    });
+    g.bench_function(
+        BenchmarkId::new("parse+verify+iterate", "embedded-kafka"),
+        |b| {
+            b.iter(|| {
+                let batch = RecordBatch::parse(black_box(&bytes))
+                    .unwrap()
+                    .complete()
+                    .unwrap();
+                let mut n = 0usize;
+                for r in batch.records().unwrap() {
+                    n += r.unwrap().value.map_or(0, <[u8]>::len);
+                }
+                black_box(n)
+            })
+        },
+    );
     g.finish();
 }
 

@@ -39,7 +39,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Status::Complete { value: b, .. } = RecordBatch::parse(bytes)? else {
         return Err("incomplete batch".into());
     };
-    println!("record batch v{}, {} bytes, CRC-32C {:#010x} (verified)", b.magic(), bytes.len(), b.crc());
+    println!(
+        "record batch v{}, {} bytes, CRC-32C {:#010x} (verified)",
+        b.magic(),
+        bytes.len(),
+        b.crc()
+    );
     println!("  base offset            {}", b.base_offset());
     println!("  batch length           {}", b.batch_length());
     println!("  partition leader epoch {}", b.partition_leader_epoch());
@@ -56,9 +61,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.is_control()
     );
     println!("  last offset delta      {}", b.last_offset_delta());
-    println!("  base / max timestamp   {} / {}", b.base_timestamp(), b.max_timestamp());
-    println!("  producer id / epoch    {} / {}", b.producer_id(), b.producer_epoch());
-    println!("  base / last sequence   {} / {}", b.base_sequence(), b.last_sequence());
+    println!(
+        "  base / max timestamp   {} / {}",
+        b.base_timestamp(),
+        b.max_timestamp()
+    );
+    println!(
+        "  producer id / epoch    {} / {}",
+        b.producer_id(),
+        b.producer_epoch()
+    );
+    println!(
+        "  base / last sequence   {} / {}",
+        b.base_sequence(),
+        b.last_sequence()
+    );
     println!("  records                {}", b.record_count());
     for r in b.records()? {
         let r = r?;
@@ -71,7 +88,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.value.map(String::from_utf8_lossy)
         );
         for h in r.headers {
-            print!(" header {}={:?}", h.key, h.value.map(String::from_utf8_lossy));
+            print!(
+                " header {}={:?}",
+                h.key,
+                h.value.map(String::from_utf8_lossy)
+            );
         }
         println!();
     }

@@ -1,4 +1,4 @@
-//! embedded-kafka: see README.md
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

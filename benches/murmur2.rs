@@ -21,7 +21,10 @@ const JAVA_VECTORS: [(&[u8], i32); 6] = [
     (b"foobar", -790_332_482),
     (b"a-little-bit-long-string", -985_981_536),
     (b"a-little-bit-longer-string", -1_486_304_829),
-    (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+    (
+        b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+        -58_897_971,
+    ),
     (b"abc", 479_470_107),
 ];
 
@@ -29,7 +32,9 @@ fn key(len: usize) -> Vec<u8> {
     if len == 36 {
         return b"123e4567-e89b-12d3-a456-426614174000".to_vec();
     }
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(7))
+        .collect()
 }
 
 fn other_crate(data: &[u8]) -> i32 {
@@ -39,11 +44,19 @@ fn other_crate(data: &[u8]) -> i32 {
 fn check_other_crate_matches_kafka() {
     for (key, expected) in JAVA_VECTORS {
         assert_eq!(murmur2(key), expected);
-        assert_eq!(other_crate(key), expected, "the murmur2 crate differs from Kafka on {key:?}");
+        assert_eq!(
+            other_crate(key),
+            expected,
+            "the murmur2 crate differs from Kafka on {key:?}"
+        );
     }
     for len in 0..=300 {
         let k = key(len);
-        assert_eq!(other_crate(&k), murmur2(&k), "the murmur2 crate differs at length {len}");
+        assert_eq!(
+            other_crate(&k),
+            murmur2(&k),
+            "the murmur2 crate differs at length {len}"
+        );
     }
 }
 

@@ -16,6 +16,21 @@
 //! assert!(matches!(decode::i32(b"\x00\x00"), Err(nom::Err::Incomplete(nom::Needed::Size(n))) if n.get() == 2));
 //! # Ok::<(), nom::Err<embedded_kafka::wire::DecodeError>>(())
 //! ```
+//!
+//! They are ordinary nom parsers, so nom's combinators compose them:
+//!
+//! ```
+//! use embedded_kafka::wire::decode;
+//! use nom::Parser;
+//!
+//! // A topic name and three partition ids, as a Metadata request would carry them.
+//! let input = b"\x07sensors\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02";
+//! let mut ids = [0i32; 3];
+//! let (rest, (topic, ())) =
+//!     (decode::compact_string, nom::multi::fill(decode::i32, &mut ids)).parse(&input[..])?;
+//! assert_eq!((topic, ids, rest), ("sensors", [0, 1, 2], &[][..]));
+//! # Ok::<(), nom::Err<embedded_kafka::wire::DecodeError>>(())
+//! ```
 
 use super::error::DecodeError;
 use super::varint;

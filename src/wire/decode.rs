@@ -24,7 +24,7 @@
 //! use nom::Parser;
 //!
 //! // A topic name and three partition ids, as a Metadata request would carry them.
-//! let input = b"\x07sensors\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02";
+//! let input = b"\x08sensors\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02";
 //! let mut ids = [0i32; 3];
 //! let (rest, (topic, ())) =
 //!     (decode::compact_string, nom::multi::fill(decode::i32, &mut ids)).parse(&input[..])?;

@@ -22,5 +22,6 @@ extern crate std;
 mod fmt;
 
 pub mod partition;
+pub mod protocol;
 pub mod record;
 pub mod wire;

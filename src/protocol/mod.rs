@@ -1,0 +1,7 @@
+//! The Kafka protocol messages a producer needs, encoded in place and decoded by borrowing:
+//! request and response headers, Produce, Metadata, ApiVersions, InitProducerId,
+//! SaslHandshake and SaslAuthenticate, every version in [`ApiKey::supported`].
+
+mod api;
+
+pub use api::{ApiKey, VersionRange};

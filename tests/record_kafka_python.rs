@@ -35,7 +35,7 @@ struct Spec {
 }
 
 fn bytes(rng: &mut XorShift64, max: u32) -> Option<Vec<u8>> {
-    if rng.next_u32() % 8 == 0 {
+    if rng.next_u32().is_multiple_of(8) {
         return None;
     }
     let len = match rng.next_u32() % 10 {
@@ -56,7 +56,7 @@ fn header_key(rng: &mut XorShift64) -> String {
 }
 
 fn spec(rng: &mut XorShift64) -> Spec {
-    let idempotent = rng.next_u32() % 2 == 0;
+    let idempotent = rng.next_u32().is_multiple_of(2);
     let base = 1_764_000_000_000i64 + i64::from(rng.next_u32() % 1_000_000);
     let n = 1 + rng.next_u32() % 20;
     let records = (0..n)
@@ -89,7 +89,7 @@ fn spec(rng: &mut XorShift64) -> Spec {
         } else {
             -1
         },
-        transactional: idempotent && rng.next_u32() % 3 == 0,
+        transactional: idempotent && rng.next_u32().is_multiple_of(3),
         records,
     }
 }

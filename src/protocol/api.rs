@@ -132,8 +132,16 @@ impl VersionRange {
 
     /// The highest version in both ranges, if they overlap.
     pub const fn highest_common(self, other: Self) -> Option<i16> {
-        let lo = if self.min > other.min { self.min } else { other.min };
-        let hi = if self.max < other.max { self.max } else { other.max };
+        let lo = if self.min > other.min {
+            self.min
+        } else {
+            other.min
+        };
+        let hi = if self.max < other.max {
+            self.max
+        } else {
+            other.max
+        };
         if lo <= hi { Some(hi) } else { None }
     }
 }

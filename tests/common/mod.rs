@@ -3,7 +3,11 @@
 //! The differential tests run independent peers written in Python (kafka-python, pinned by
 //! `scripts/setup-python`) and compare their answers with ours. A missing or broken Python
 //! environment fails those tests loudly with the fix in the message; it never skips them.
+//! The same goes for the real broker of the end-to-end tests ([`broker`], installed by
+//! `scripts/setup-broker`).
 #![allow(dead_code)] // each test crate uses its own subset
+
+pub mod broker;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

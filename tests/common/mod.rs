@@ -4,10 +4,11 @@
 //! `scripts/setup-python`) and compare their answers with ours. A missing or broken Python
 //! environment fails those tests loudly with the fix in the message; it never skips them.
 //! The same goes for the real broker of the end-to-end tests ([`broker`], installed by
-//! `scripts/setup-broker`).
+//! `scripts/setup-broker`). [`fixtures`] lists the exchanges captured with that broker.
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod broker;
+pub mod fixtures;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

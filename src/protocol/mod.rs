@@ -3,5 +3,7 @@
 //! SaslHandshake and SaslAuthenticate, every version in [`ApiKey::supported`].
 
 mod api;
+mod error_code;
 
 pub use api::{ApiKey, VersionRange};
+pub use error_code::ErrorCode;

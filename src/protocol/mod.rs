@@ -4,6 +4,11 @@
 
 mod api;
 mod error_code;
+mod frame;
 
 pub use api::{ApiKey, VersionRange};
 pub use error_code::ErrorCode;
+pub use frame::{
+    CorrelationIds, FRAME_PREFIX_LEN, FrameError, FrameReader, InFlight, InFlightFull,
+    InFlightRequest, MIN_FRAME_BODY, parse_frame, response_correlation_id,
+};

@@ -54,9 +54,9 @@ pub const MIN_FRAME_BODY: usize = 4;
 /// - `Err`: the size field is negative, below [`MIN_FRAME_BODY`] or above `max_size`. This is
 ///   decided from the 4 size bytes alone: nothing is read, and nothing waited for, past them.
 ///
-/// `max_size` bounds the body (the size field's value), not the 4-byte prefix. Kafka's own
-/// clients refuse responses over `Integer.MAX_VALUE`; a device should pass what its receive
-/// buffer can hold.
+/// `max_size` bounds the body (the size field's value), not the 4-byte prefix. A broker
+/// bounds requests the same way (`socket.request.max.bytes`, 100 MiB by default); a device
+/// passes what its receive buffer can hold.
 ///
 /// ```
 /// use embedded_kafka::protocol::{FrameError, parse_frame};
@@ -682,8 +682,10 @@ impl core::error::Error for InFlightFull {}
 
 /// Correlation ids for one client: 0, 1, 2, … up to `i32::MAX`, then 0 again.
 ///
-/// The Java client counts the same way. Ids only have to be distinct among the requests in
-/// flight on a connection, so wrapping after 2³¹ requests is harmless.
+/// Ids only have to be distinct among the requests in flight on a connection, so starting
+/// again after 2³¹ requests is harmless, and staying non-negative keeps logs readable. (The
+/// Java client also counts from 0, but skips the top 8 ids, which it keeps for its SASL
+/// exchanges, and carries on from `i32::MIN`: the broker only echoes the id back.)
 ///
 /// ```
 /// use embedded_kafka::protocol::CorrelationIds;

@@ -404,3 +404,32 @@ fn concatenated_batches_and_a_partial_tail() {
         [Err(DecodeError::CrcMismatch { .. })]
     ));
 }
+
+/// A corrupted record count is reported as corruption (CRC), not as a bad count: the CRC is
+/// checked before the fields it covers are interpreted.
+#[test]
+fn corrupted_count_is_a_crc_error() {
+    let mut bytes = build(
+        BatchHeader::default(),
+        &[Rec {
+            ts: 1,
+            key: None,
+            value: Some(b"v".to_vec()),
+            headers: vec![],
+        }],
+    );
+    bytes[57] ^= 0x80;
+    assert!(matches!(
+        RecordBatch::parse(&bytes),
+        Err(DecodeError::CrcMismatch { .. })
+    ));
+    assert_eq!(
+        RecordBatch::parse_unverified(&bytes),
+        Err(DecodeError::InvalidValue {
+            what: "record count",
+            found: i64::from(i32::from_be_bytes([
+                bytes[57], bytes[58], bytes[59], bytes[60]
+            ]))
+        })
+    );
+}

@@ -46,20 +46,21 @@ impl<'a> RecordBatch<'a> {
     /// first 17 bytes, up to the magic byte, are there); an error when the bytes cannot be a
     /// valid v2 batch.
     pub fn parse(input: &'a [u8]) -> Result<Status<Self>, DecodeError> {
-        let status = Self::parse_unverified(input)?;
         // Under the fuzzer the checksum would stop almost every input at the door; the fuzz
         // target checks it explicitly instead.
-        if let Status::Complete { value, .. } = &status
-            && !cfg!(fuzzing)
-        {
-            value.verify_crc()?;
-        }
-        Ok(status)
+        Self::parse_inner(input, !cfg!(fuzzing))
     }
 
     /// Like [`parse`](Self::parse) without checking the CRC: for a broker or proxy passing the
     /// batch on, or a caller that checks it later with [`verify_crc`](Self::verify_crc).
     pub fn parse_unverified(input: &'a [u8]) -> Result<Status<Self>, DecodeError> {
+        Self::parse_inner(input, false)
+    }
+
+    /// Checks, in order: enough bytes for the magic, the magic, the length, the whole batch
+    /// present, the CRC (if asked: a corrupted batch is reported as corrupted, whatever field
+    /// the corruption hit), then the record count.
+    fn parse_inner(input: &'a [u8], verify_crc: bool) -> Result<Status<Self>, DecodeError> {
         const MAGIC_END: usize = field::MAGIC + 1;
         let Some(prefix) = input.first_chunk::<MAGIC_END>() else {
             return Ok(Status::Incomplete {
@@ -88,6 +89,9 @@ impl<'a> RecordBatch<'a> {
             });
         };
         let batch = Self { bytes };
+        if verify_crc {
+            batch.verify_crc()?;
+        }
         if batch.record_count() < 0 {
             return Err(DecodeError::InvalidValue {
                 what: "record count",

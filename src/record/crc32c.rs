@@ -245,15 +245,11 @@ mod table {
         let [t0, t1, t2, t3, t4, t5, t6, t7] = &SLICE8;
         let (words, tail) = data.as_chunks::<8>();
         for &[b0, b1, b2, b3, b4, b5, b6, b7] in words {
-            let [c0, c1, c2, c3] = crc.to_le_bytes();
-            crc = at(t7, c0 ^ b0)
-                ^ at(t6, c1 ^ b1)
-                ^ at(t5, c2 ^ b2)
-                ^ at(t4, c3 ^ b3)
-                ^ at(t3, b4)
-                ^ at(t2, b5)
-                ^ at(t1, b6)
-                ^ at(t0, b7);
+            // The last four bytes do not depend on the register: look them up off the
+            // critical path, and combine the register-dependent half as a tree.
+            let [c0, c1, c2, c3] = (crc ^ u32::from_le_bytes([b0, b1, b2, b3])).to_le_bytes();
+            let ahead = (at(t3, b4) ^ at(t2, b5)) ^ (at(t1, b6) ^ at(t0, b7));
+            crc = ahead ^ ((at(t7, c0) ^ at(t6, c1)) ^ (at(t5, c2) ^ at(t4, c3)));
         }
         tail.iter()
             .fold(crc, |crc, &b| (crc >> 8) ^ at(t0, crc.to_le_bytes()[0] ^ b))

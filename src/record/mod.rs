@@ -41,7 +41,9 @@ mod reader;
 pub use attributes::{Attributes, Compression, TimestampType};
 pub use builder::{BatchHeader, InPlace, Payload, RecordBatchBuilder, record_len};
 pub use control::{ControlRecord, ControlType};
-pub use crc32c::crc32c;
+#[doc(hidden)]
+pub use crc32c::backends as crc32c_backends;
+pub use crc32c::{Crc32c, crc32c, crc32c_append};
 pub use reader::{HeaderIter, Headers, Record, RecordBatch, RecordBatches, Records};
 
 /// A record header: a string key and a nullable byte value.

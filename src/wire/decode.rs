@@ -329,6 +329,9 @@ pub struct TaggedFields<'a> {
 }
 
 impl<'a> TaggedFields<'a> {
+    /// A section without fields.
+    pub const EMPTY: Self = Self { count: 0, raw: &[] };
+
     /// How many fields the section holds.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -366,6 +369,16 @@ impl<'a> IntoIterator for TaggedFields<'a> {
 pub struct TaggedFieldIter<'a> {
     remaining: u32,
     raw: &'a [u8],
+}
+
+impl<'a> TaggedFieldIter<'a> {
+    /// The fields not yet yielded, as a section of their own (still in tag order).
+    pub fn rest(&self) -> TaggedFields<'a> {
+        TaggedFields {
+            count: self.remaining,
+            raw: self.raw,
+        }
+    }
 }
 
 fn tagged_field(input: &[u8]) -> IResult<'_, (u32, &[u8])> {

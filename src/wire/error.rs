@@ -43,6 +43,42 @@ pub enum EncodeError {
         /// Bytes it was given.
         available: usize,
     },
+    /// The message version is outside what this crate implements for the API (see
+    /// [`ApiKey::supported`](crate::protocol::ApiKey::supported)).
+    UnsupportedVersion {
+        /// The API key (-1 for the request and response headers).
+        api: i16,
+        /// The version asked for.
+        version: i16,
+    },
+    /// A field holds a non-default value but the version being written does not have the
+    /// field, and the field is not ignorable: writing would lose it silently (the Java client
+    /// refuses in the same case). Ignorable fields are dropped instead.
+    FieldNotInVersion {
+        /// The field, as `Struct.field`.
+        field: &'static str,
+        /// The version being written.
+        version: i16,
+    },
+    /// A field is `None` (null) but the version being written cannot express null for it.
+    UnexpectedNull {
+        /// The field, as `Struct.field`.
+        field: &'static str,
+        /// The version being written.
+        version: i16,
+    },
+    /// A raw (unknown) tagged field uses the tag of a known field that is also being written.
+    DuplicateTag {
+        /// The tag.
+        tag: u32,
+    },
+    /// A streaming writer's nested scope (a topic or partition of a Produce request) was
+    /// dropped without being finished while it held the buffer, so the request cannot be
+    /// completed.
+    Unfinished {
+        /// The scope that was abandoned.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -65,6 +101,28 @@ impl fmt::Display for EncodeError {
                 f,
                 "closure claimed to write {claimed} bytes into {available} bytes of room"
             ),
+            Self::UnsupportedVersion { api, version } => {
+                write!(f, "version {version} of API {api} is not supported")
+            }
+            Self::FieldNotInVersion { field, version } => write!(
+                f,
+                "{field} has a non-default value but version {version} does not carry it"
+            ),
+            Self::UnexpectedNull { field, version } => {
+                write!(
+                    f,
+                    "{field} is null but is not nullable in version {version}"
+                )
+            }
+            Self::DuplicateTag { tag } => {
+                write!(f, "tagged field {tag} is both a known field and a raw one")
+            }
+            Self::Unfinished { what } => {
+                write!(
+                    f,
+                    "a {what} scope was dropped unfinished; the request is lost"
+                )
+            }
         }
     }
 }
@@ -155,6 +213,14 @@ pub enum DecodeError {
         /// How many bytes were left.
         count: usize,
     },
+    /// The message version is outside what this crate implements for the API (see
+    /// [`ApiKey::supported`](crate::protocol::ApiKey::supported)).
+    UnsupportedVersion {
+        /// The API key (-1 for the request and response headers).
+        api: i16,
+        /// The version asked for.
+        version: i16,
+    },
     /// A nom combinator failed (only reachable when composing these parsers with nom's own).
     Nom {
         /// The failing combinator, as `nom::error::ErrorKind as u8`.
@@ -201,6 +267,9 @@ impl fmt::Display for DecodeError {
             }
             Self::TrailingBytes { what, count } => {
                 write!(f, "{count} unexpected bytes after {what}")
+            }
+            Self::UnsupportedVersion { api, version } => {
+                write!(f, "version {version} of API {api} is not supported")
             }
             Self::Nom { code } => write!(f, "nom combinator failed (ErrorKind {code})"),
         }

@@ -43,6 +43,7 @@ mod api;
 mod codec;
 pub mod header;
 pub mod messages;
+mod produce_writer;
 
 pub use api::{ApiKey, VersionRange};
 pub use codec::{
@@ -51,3 +52,4 @@ pub use codec::{
 };
 pub use header::{RequestHeader, ResponseHeader};
 pub use messages::*;
+pub use produce_writer::{PartitionWriter, ProduceRequestWriter, TopicWriter};

@@ -72,13 +72,6 @@ pub enum EncodeError {
         /// The tag.
         tag: u32,
     },
-    /// A streaming writer's nested scope (a topic or partition of a Produce request) was
-    /// dropped without being finished while it held the buffer, so the request cannot be
-    /// completed.
-    Unfinished {
-        /// The scope that was abandoned.
-        what: &'static str,
-    },
 }
 
 impl fmt::Display for EncodeError {
@@ -116,12 +109,6 @@ impl fmt::Display for EncodeError {
             }
             Self::DuplicateTag { tag } => {
                 write!(f, "tagged field {tag} is both a known field and a raw one")
-            }
-            Self::Unfinished { what } => {
-                write!(
-                    f,
-                    "a {what} scope was dropped unfinished; the request is lost"
-                )
             }
         }
     }

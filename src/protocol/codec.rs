@@ -617,6 +617,36 @@ impl<'a, T: ArrayItem<'a>> Array<'a, T> {
     }
 }
 
+/// An array element with a key, the field the spec marks `mapKey` (a broker's node id, a
+/// topic's name, an API's key): what [`Array::find`] looks elements up by.
+pub trait Keyed<'a> {
+    /// The key's type.
+    type Key: PartialEq + Copy;
+    /// The key of this element.
+    fn key(&self) -> Self::Key;
+}
+
+impl<'a, T: ArrayItem<'a> + Keyed<'a>> Array<'a, T> {
+    /// The first element whose key (the spec's `mapKey` field) is `key`. A linear walk: these
+    /// arrays are short, or walked once anyway. (A string key must be borrowed for as long as
+    /// the array's data, as a literal is; otherwise compare in `iter().find(…)`.)
+    ///
+    /// ```
+    /// use embedded_kafka::protocol::{Array, MetadataResponseBroker};
+    ///
+    /// let brokers = [
+    ///     MetadataResponseBroker { node_id: 1, host: "b1", port: 9092, ..Default::default() },
+    ///     MetadataResponseBroker { node_id: 2, host: "b2", port: 9093, ..Default::default() },
+    /// ];
+    /// let brokers = Array::from(&brokers);
+    /// assert_eq!(brokers.find(2).map(|b| (b.host, b.port)), Some(("b2", 9093)));
+    /// assert!(brokers.find(3).is_none());
+    /// ```
+    pub fn find(&self, key: T::Key) -> Option<T> {
+        self.iter().find(|item| item.key() == key)
+    }
+}
+
 impl<T> Default for Array<'_, T> {
     fn default() -> Self {
         Self::EMPTY

@@ -41,13 +41,14 @@
 
 mod api;
 mod codec;
+mod ext;
 pub mod header;
 pub mod messages;
 mod produce_writer;
 
 pub use api::{ApiKey, VersionRange};
 pub use codec::{
-    Array, ArrayItem, ArrayIter, Decode, Encode, Request, Response, decode_request_header,
+    Array, ArrayItem, ArrayIter, Decode, Encode, Keyed, Request, Response, decode_request_header,
     request_header_version, response_header_version,
 };
 pub use header::{RequestHeader, ResponseHeader};

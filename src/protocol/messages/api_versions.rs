@@ -715,6 +715,30 @@ impl<'a> Decode<'a> for FinalizedFeatureKey<'a> {
     }
 }
 
+impl<'a> codec::Keyed<'a> for ApiVersion<'a> {
+    type Key = i16;
+    /// `api_key`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.api_key
+    }
+}
+
+impl<'a> codec::Keyed<'a> for SupportedFeatureKey<'a> {
+    type Key = &'a str;
+    /// `name`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.name
+    }
+}
+
+impl<'a> codec::Keyed<'a> for FinalizedFeatureKey<'a> {
+    type Key = &'a str;
+    /// `name`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.name
+    }
+}
+
 codec::struct_array_item!(ApiVersion, SupportedFeatureKey, FinalizedFeatureKey);
 
 impl Request for ApiVersionsRequest<'_> {

@@ -927,6 +927,22 @@ impl<'a> Decode<'a> for MetadataResponsePartition<'a> {
     }
 }
 
+impl<'a> codec::Keyed<'a> for MetadataResponseBroker<'a> {
+    type Key = i32;
+    /// `node_id`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.node_id
+    }
+}
+
+impl<'a> codec::Keyed<'a> for MetadataResponseTopic<'a> {
+    type Key = Option<&'a str>;
+    /// `name`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.name
+    }
+}
+
 codec::struct_array_item!(
     MetadataResponseBroker,
     MetadataResponseTopic,

@@ -326,6 +326,14 @@ impl<'a> Decode<'a> for PartitionProduceData<'a> {
     }
 }
 
+impl<'a> codec::Keyed<'a> for TopicProduceData<'a> {
+    type Key = &'a str;
+    /// `name`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.name
+    }
+}
+
 codec::struct_array_item!(TopicProduceData, PartitionProduceData);
 
 /// The Produce response (API key 0), versions 3-11; flexible (compact strings and arrays, tagged fields) from version 9.
@@ -1140,6 +1148,22 @@ impl<'a> Decode<'a> for NodeEndpoint<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> codec::Keyed<'a> for TopicProduceResponse<'a> {
+    type Key = &'a str;
+    /// `name`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.name
+    }
+}
+
+impl<'a> codec::Keyed<'a> for NodeEndpoint<'a> {
+    type Key = i32;
+    /// `node_id`, the spec's `mapKey`.
+    fn key(&self) -> Self::Key {
+        self.node_id
     }
 }
 

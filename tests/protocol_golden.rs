@@ -10,7 +10,8 @@
 
 use embedded_kafka::protocol::messages::*;
 use embedded_kafka::protocol::{
-    Array, Decode, Encode, Request, RequestHeader, Response, ResponseHeader, decode_request_header,
+    ApiKey, Array, Decode, Encode, Request, RequestHeader, Response, ResponseHeader,
+    decode_request_header,
 };
 use embedded_kafka::record::RecordBatches;
 use std::fmt::Debug;
@@ -130,6 +131,9 @@ fn kafka_python_frames() {
                     .map(|k| (k.api_key, k.min_version, k.max_version))
                     .collect();
                 assert_eq!(keys, [(0, 3, 11), (18, 0, 4)]);
+                assert_eq!(r.negotiate(ApiKey::Produce), Some(11));
+                assert_eq!(r.negotiate(ApiKey::ApiVersions), Some(4));
+                assert_eq!(r.negotiate(ApiKey::Metadata), None);
                 assert_eq!(r.throttle_time_ms, if v >= 1 { 12 } else { 0 });
                 if v >= 3 {
                     let f = r.supported_features.get(0).unwrap();
@@ -182,6 +186,9 @@ fn kafka_python_frames() {
                     ]
                 );
                 assert_eq!(r.controller_id, 1);
+                assert_eq!(r.broker(2).map(|b| b.host), Some("broker-2"));
+                assert_eq!(r.topic("sensors").map(|t| t.partitions.len()), Some(2));
+                assert!(r.topic("other").is_none());
                 assert_eq!(r.cluster_id, if v >= 2 { Some("cluster-0") } else { None });
                 let t = r.topics.get(0).unwrap();
                 assert_eq!(
@@ -226,6 +233,8 @@ fn kafka_python_frames() {
                     .get(0)
                     .unwrap();
                 assert_eq!((p.index, p.error_code, p.base_offset), (0, 0, 1234));
+                assert_eq!(r.partition("sensors", 0), Some(p));
+                assert_eq!(r.partition("sensors", 1), None);
                 if v >= 8 {
                     let e = p.record_errors.get(0).unwrap();
                     assert_eq!(

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 /// Cases per version: each test draws the version too, so a message with more versions gets
 /// proportionally more cases.
-const CASES_PER_VERSION: u32 = 48;
+const CASES_PER_VERSION: u32 = 96;
 
 macro_rules! round_trip_tests {
     ($strategy:ident, $ty:ident, $lo:expr, $hi:expr) => {
@@ -34,6 +34,31 @@ macro_rules! round_trip_tests {
                         .prop_flat_map(|v| (Just(v), generated::$strategy(v)))
                 ) {
                     check_round_trip!($ty, value, version);
+                }
+
+                /// Corrupted encodings: decoding never panics, and whatever decodes is a value
+                /// valid at the version: it re-encodes, and that encoding decodes to it again.
+                #[test]
+                fn corrupted_bytes(
+                    (version, value) in ($lo..=$hi as i16)
+                        .prop_flat_map(|v| (Just(v), generated::$strategy(v))),
+                    flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..), 1..4),
+                ) {
+                    let mut bytes = vec![0u8; value.encoded_len(version)];
+                    value.encode_to_slice(&mut bytes, version).unwrap();
+                    if bytes.is_empty() {
+                        return Ok(());
+                    }
+                    for (at, x) in &flips {
+                        let i = at.index(bytes.len());
+                        bytes[i] ^= x;
+                    }
+                    if let Ok(decoded) = <$ty>::decode_exact(&bytes, version) {
+                        let mut again = vec![0u8; decoded.encoded_len(version)];
+                        let n = decoded.encode_to_slice(&mut again, version).expect("re-encodes");
+                        prop_assert_eq!(n, again.len());
+                        prop_assert_eq!(<$ty>::decode_exact(&again, version).unwrap(), decoded);
+                    }
                 }
 
                 #[test]

@@ -61,6 +61,36 @@ macro_rules! round_trip_tests {
                     }
                 }
 
+                /// A value valid at one version, written at another: either a version-rule
+                /// error (a field the target lacks, a null it cannot express, raw tagged fields
+                /// where it has none or whose tags it knows) or bytes that decode at the target
+                /// version.
+                #[test]
+                fn across_versions(
+                    (from, value) in ($lo..=$hi as i16)
+                        .prop_flat_map(|v| (Just(v), generated::$strategy(v))),
+                    to in $lo..=$hi as i16,
+                ) {
+                    let _ = from;
+                    let mut buf = vec![0u8; value.encoded_len(to)];
+                    match value.encode_to_slice(&mut buf, to) {
+                        Ok(n) => {
+                            prop_assert_eq!(n, buf.len());
+                            let decoded = <$ty>::decode_exact(&buf, to).expect("decodes");
+                            if from == to {
+                                prop_assert_eq!(decoded, value);
+                            }
+                        }
+                        Err(EncodeError::FieldNotInVersion { version, .. })
+                        | Err(EncodeError::UnexpectedNull { version, .. }) => {
+                            prop_assert_eq!(version, to);
+                        }
+                        // Raw tagged fields kept at a version that did not know their tags.
+                        Err(EncodeError::DuplicateTag { .. }) => prop_assert!(from < to),
+                        Err(e) => prop_assert!(false, "{:?}", e),
+                    }
+                }
+
                 #[test]
                 fn random_bytes_never_panic(
                     version in ($lo - 1)..=($hi + 1) as i16,

@@ -1164,16 +1164,21 @@ impl<'a> UnknownTags<'a> {
         }
     }
 
-    /// Writes the raw fields whose tags come before `tag`, the tag of a known field about to
-    /// be written (if `known_present`) or skipped.
+    /// Writes the raw fields whose tags come before `tag`, the tag of a field about to be
+    /// written or skipped, if the version knows it (`known`); otherwise does nothing. A raw
+    /// field with a known tag is an error even when the known field is at its default and not
+    /// written: a reader of this version would take the raw bytes for the known field.
     pub(crate) fn put_before(
         &mut self,
         w: &mut Writer<'_>,
         tag: u32,
-        known_present: bool,
+        known: bool,
     ) -> Result<(), EncodeError> {
+        if !known {
+            return Ok(());
+        }
         while let Some(&(t, data)) = self.fields.peek() {
-            if t > tag || (t == tag && !known_present) {
+            if t > tag {
                 break;
             }
             if t == tag {

@@ -50,7 +50,7 @@ pub struct RequestHeader<'a> {
     ///
     /// Versions: 1+. Nullable (`None`) in versions 1+. Ignorable: dropped silently when writing a version without it.
     pub client_id: Option<&'a str>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 2+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -162,7 +162,7 @@ pub struct ResponseHeader<'a> {
     ///
     /// Versions: 0+.
     pub correlation_id: i32,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 1+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,

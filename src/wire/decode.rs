@@ -320,7 +320,10 @@ pub fn compact_array_len(input: &[u8]) -> IResult<'_, usize> {
 /// A tagged-field section, validated and kept as raw bytes: walk it with
 /// [`iter`](Self::iter). Known tags are interpreted by the message that owns them; unknown
 /// ones stay reachable here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// Two sections are equal when they hold the same `(tag, data)` fields, however their
+/// varints were written.
+#[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TaggedFields<'a> {
     count: u32,
@@ -355,6 +358,14 @@ impl<'a> TaggedFields<'a> {
         self.iter().find(|&(t, _)| t == tag).map(|(_, d)| d)
     }
 }
+
+impl PartialEq for TaggedFields<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for TaggedFields<'_> {}
 
 impl<'a> IntoIterator for TaggedFields<'a> {
     type Item = (u32, &'a [u8]);

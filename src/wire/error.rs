@@ -67,7 +67,8 @@ pub enum EncodeError {
         /// The version being written.
         version: i16,
     },
-    /// A raw (unknown) tagged field uses the tag of a known field that is also being written.
+    /// A raw (unknown) tagged field uses the tag of a field the version being written knows
+    /// (it was kept raw when read at a version that did not know it, or built by hand).
     DuplicateTag {
         /// The tag.
         tag: u32,
@@ -108,7 +109,7 @@ impl fmt::Display for EncodeError {
                 )
             }
             Self::DuplicateTag { tag } => {
-                write!(f, "tagged field {tag} is both a known field and a raw one")
+                write!(f, "raw tagged field {tag} has the tag of a known field")
             }
         }
     }

@@ -34,7 +34,7 @@ pub struct ApiVersionsRequest<'a> {
     ///
     /// Versions: 3+. Ignorable: dropped silently when writing a version without it.
     pub client_software_version: &'a str,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 3+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -172,7 +172,7 @@ pub struct ApiVersionsResponse<'a> {
     ///
     /// Versions: 3+. Tagged field 3 in versions 3+, written only when it differs from its default. Ignorable: dropped silently when writing a version without it. Default: `false`.
     pub zk_migration_ready: bool,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 3+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -253,7 +253,7 @@ impl Encode for ApiVersionsResponse<'_> {
                 let write_3 = self.zk_migration_ready;
                 count += usize::from(write_3);
                 codec::put_tag_count(w, count)?;
-                unknown.put_before(w, 0, write_0)?;
+                unknown.put_before(w, 0, true)?;
                 if write_0 {
                     codec::put_tag_header(
                         w,
@@ -262,12 +262,12 @@ impl Encode for ApiVersionsResponse<'_> {
                     )?;
                     codec::put_array(w, &self.supported_features, version, flexible)?;
                 }
-                unknown.put_before(w, 1, write_1)?;
+                unknown.put_before(w, 1, true)?;
                 if write_1 {
                     codec::put_tag_header(w, 1, 8)?;
                     w.put_i64(self.finalized_features_epoch)?;
                 }
-                unknown.put_before(w, 2, write_2)?;
+                unknown.put_before(w, 2, true)?;
                 if write_2 {
                     codec::put_tag_header(
                         w,
@@ -276,7 +276,7 @@ impl Encode for ApiVersionsResponse<'_> {
                     )?;
                     codec::put_array(w, &self.finalized_features, version, flexible)?;
                 }
-                unknown.put_before(w, 3, write_3)?;
+                unknown.put_before(w, 3, true)?;
                 if write_3 {
                     codec::put_tag_header(w, 3, 1)?;
                     w.put_bool(self.zk_migration_ready)?;
@@ -403,7 +403,7 @@ pub struct ApiVersion<'a> {
     ///
     /// Versions: 0+.
     pub max_version: i16,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 3+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -495,7 +495,7 @@ pub struct SupportedFeatureKey<'a> {
     ///
     /// Versions: 3+.
     pub max_version: i16,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 3+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -614,7 +614,7 @@ pub struct FinalizedFeatureKey<'a> {
     ///
     /// Versions: 3+.
     pub min_version_level: i16,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 3+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,

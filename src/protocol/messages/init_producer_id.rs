@@ -46,7 +46,7 @@ pub struct InitProducerIdRequest<'a> {
     ///
     /// Versions: 3+. Writing a non-default value in a version without it is [`EncodeError::FieldNotInVersion`]. Default: `-1`.
     pub producer_epoch: i16,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 2+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -201,7 +201,7 @@ pub struct InitProducerIdResponse<'a> {
     ///
     /// Versions: 0+.
     pub producer_epoch: i16,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 2+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,

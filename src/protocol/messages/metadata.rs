@@ -54,7 +54,7 @@ pub struct MetadataRequest<'a> {
     ///
     /// Versions: 8+. Writing a non-default value in a version without it is [`EncodeError::FieldNotInVersion`].
     pub include_topic_authorized_operations: bool,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -209,7 +209,7 @@ pub struct MetadataRequestTopic<'a> {
     ///
     /// Versions: 1+. Nullable (`None`) in versions 10+.
     pub name: Option<&'a str>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -358,7 +358,7 @@ pub struct MetadataResponse<'a> {
     ///
     /// Versions: 8-10. Writing a non-default value in a version without it is [`EncodeError::FieldNotInVersion`]. Default: `-2147483648`.
     pub cluster_authorized_operations: i32,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -512,7 +512,7 @@ pub struct MetadataResponseBroker<'a> {
     ///
     /// Versions: 1+. Nullable (`None`) in versions 1+. Default: `None` (null).
     pub rack: Option<&'a str>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -631,7 +631,7 @@ pub struct MetadataResponseTopic<'a> {
     ///
     /// Versions: 8+. Writing a non-default value in a version without it is [`EncodeError::FieldNotInVersion`]. Default: `-2147483648`.
     pub topic_authorized_operations: i32,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -795,7 +795,7 @@ pub struct MetadataResponsePartition<'a> {
     ///
     /// Versions: 5+. Ignorable: dropped silently when writing a version without it.
     pub offline_replicas: Array<'a, i32>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,

@@ -54,7 +54,7 @@ pub struct ProduceRequest<'a> {
     ///
     /// Versions: 3+.
     pub topic_data: Array<'a, TopicProduceData<'a>>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -159,7 +159,7 @@ pub struct TopicProduceData<'a> {
     ///
     /// Versions: 3+.
     pub partition_data: Array<'a, PartitionProduceData<'a>>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -246,7 +246,7 @@ pub struct PartitionProduceData<'a> {
     ///
     /// Versions: 3+. Nullable (`None`) in versions 3+. Raw record batches: read them with [`RecordBatches`](crate::record::RecordBatches).
     pub records: Option<&'a [u8]>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -374,7 +374,7 @@ pub struct ProduceResponse<'a> {
     ///
     /// Versions: 10+. Tagged field 0 in versions 10+, written only when it differs from its default. Writing a non-default value in a version without it is [`EncodeError::FieldNotInVersion`].
     pub node_endpoints: Array<'a, NodeEndpoint<'a>>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -428,7 +428,7 @@ impl Encode for ProduceResponse<'_> {
                 let write_0 = version >= 10 && !self.node_endpoints.is_empty();
                 count += usize::from(write_0);
                 codec::put_tag_count(w, count)?;
-                unknown.put_before(w, 0, write_0)?;
+                unknown.put_before(w, 0, version >= 10)?;
                 if write_0 {
                     codec::put_tag_header(
                         w,
@@ -503,7 +503,7 @@ pub struct TopicProduceResponse<'a> {
     ///
     /// Versions: 3+.
     pub partition_responses: Array<'a, PartitionProduceResponse<'a>>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -618,7 +618,7 @@ pub struct PartitionProduceResponse<'a> {
     ///
     /// Versions: 10+. Tagged field 0 in versions 10+, written only when it differs from its default. Writing a non-default value in a version without it is [`EncodeError::FieldNotInVersion`].
     pub current_leader: LeaderIdAndEpoch<'a>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -705,7 +705,7 @@ impl Encode for PartitionProduceResponse<'_> {
                 let write_0 = version >= 10 && self.current_leader != LeaderIdAndEpoch::default();
                 count += usize::from(write_0);
                 codec::put_tag_count(w, count)?;
-                unknown.put_before(w, 0, write_0)?;
+                unknown.put_before(w, 0, version >= 10)?;
                 if write_0 {
                     codec::put_tag_header(w, 0, self.current_leader.encoded_len(version))?;
                     self.current_leader.encode(w, version)?;
@@ -810,7 +810,7 @@ pub struct BatchIndexAndErrorMessage<'a> {
     ///
     /// Versions: 8+. Nullable (`None`) in versions 8+. Default: `None` (null).
     pub batch_index_error_message: Option<&'a str>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 9+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -923,7 +923,7 @@ pub struct LeaderIdAndEpoch<'a> {
     ///
     /// Versions: 10+. Default: `-1`.
     pub leader_epoch: i32,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 10+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -1030,7 +1030,7 @@ pub struct NodeEndpoint<'a> {
     ///
     /// Versions: 10+. Nullable (`None`) in versions 10+. Default: `None` (null).
     pub rack: Option<&'a str>,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 10+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,

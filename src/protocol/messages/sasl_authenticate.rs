@@ -28,7 +28,7 @@ pub struct SaslAuthenticateRequest<'a> {
     ///
     /// Versions: 0+.
     pub auth_bytes: &'a [u8],
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 2+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,
@@ -124,7 +124,7 @@ pub struct SaslAuthenticateResponse<'a> {
     ///
     /// Versions: 1+. Ignorable: dropped silently when writing a version without it. Default: `0`.
     pub session_lifetime_ms: i64,
-    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones.
+    /// Tagged fields this crate does not know, kept raw and written back in tag order after the known ones. Writing a raw field whose tag the version knows is [`EncodeError::DuplicateTag`].
     ///
     /// Versions: 2+ (flexible versions).
     pub unknown_tagged_fields: TaggedFields<'a>,

@@ -595,9 +595,9 @@ impl<'a, T: ArrayItem<'a>> Array<'a, T> {
     /// Encoded size at `version`: count prefix and elements.
     fn wire_len(&self, version: i16, flexible: bool) -> usize {
         let prefix = count_len(self.len(), flexible);
-        let items = match (T::FIXED_LEN, self.repr) {
-            (Some(n), _) => n.saturating_mul(self.len()),
-            (None, _) => self.iter().fold(0usize, |n, item| {
+        let items = match T::FIXED_LEN {
+            Some(n) => n.saturating_mul(self.len()),
+            None => self.iter().fold(0usize, |n, item| {
                 n.saturating_add(item.item_len(version, flexible))
             }),
         };

@@ -224,6 +224,9 @@ pub fn record_len(
 #[derive(Debug)]
 pub struct RecordBatchBuilder<'a> {
     w: Writer<'a>,
+    /// Where the batch starts in the writer's buffer (0 unless it is written inside a larger
+    /// frame, as the Produce request writer does).
+    base: usize,
     count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
@@ -233,32 +236,72 @@ impl<'a> RecordBatchBuilder<'a> {
     /// Starts a batch at the beginning of `buf`, writing the fixed header fields and
     /// reserving the rest. `buf` must hold at least [`BATCH_HEADER_LEN`] bytes.
     pub fn new(buf: &'a mut [u8], header: BatchHeader) -> Result<Self, EncodeError> {
-        let mut w = Writer::new(buf);
-        if w.capacity() < BATCH_HEADER_LEN {
-            return Err(EncodeError::BufferTooSmall {
-                needed: BATCH_HEADER_LEN,
+        Self::in_writer(Writer::new(buf), header).map_err(|(_, e)| e)
+    }
+
+    /// Starts a batch at the writer's position; on error the writer comes back unchanged.
+    pub(crate) fn in_writer(
+        mut w: Writer<'a>,
+        header: BatchHeader,
+    ) -> Result<Self, (Writer<'a>, EncodeError)> {
+        let base = w.position();
+        if w.remaining() < BATCH_HEADER_LEN {
+            let e = EncodeError::BufferTooSmall {
+                needed: base + BATCH_HEADER_LEN,
                 available: w.capacity(),
-            });
+            };
+            return Err((w, e));
         }
-        w.put_i64(header.base_offset)?;
-        w.put_i32(0)?; // length
-        w.put_i32(header.partition_leader_epoch)?;
-        w.put_i8(MAGIC)?;
-        w.put_u32(0)?; // crc
-        w.put_i16(header.attributes().0)?;
-        w.put_i32(0)?; // last offset delta
-        w.put_i64(0)?; // base timestamp
-        w.put_i64(0)?; // max timestamp
-        w.put_i64(header.producer_id)?;
-        w.put_i16(header.producer_epoch)?;
-        w.put_i32(header.base_sequence)?;
-        w.put_i32(0)?; // record count
-        Ok(Self {
-            w,
+        let mut fixed = [0u8; BATCH_HEADER_LEN];
+        let mut h = Writer::new(&mut fixed);
+        let written = (|| {
+            h.put_i64(header.base_offset)?;
+            h.put_i32(0)?; // length
+            h.put_i32(header.partition_leader_epoch)?;
+            h.put_i8(MAGIC)?;
+            h.put_u32(0)?; // crc
+            h.put_i16(header.attributes().0)?;
+            h.put_i32(0)?; // last offset delta
+            h.put_i64(0)?; // base timestamp
+            h.put_i64(0)?; // max timestamp
+            h.put_i64(header.producer_id)?;
+            h.put_i16(header.producer_epoch)?;
+            h.put_i32(header.base_sequence)?;
+            h.put_i32(0) // record count
+        })()
+        .and_then(|()| w.put_slice(&fixed));
+        match written {
+            Ok(()) => Ok(Self {
+                w,
+                base,
+                count: 0,
+                base_timestamp: 0,
+                max_timestamp: i64::MIN,
+            }),
+            Err(e) => {
+                w.rollback(base);
+                Err((w, e))
+            }
+        }
+    }
+
+    /// A builder over no buffer, holding nothing: what a scope that has handed its builder
+    /// back leaves in its place.
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            w: Writer::new(&mut []),
+            base: 0,
             count: 0,
             base_timestamp: 0,
             max_timestamp: i64::MIN,
-        })
+        }
+    }
+
+    /// Drops the batch and returns the writer positioned where the batch began.
+    pub(crate) fn abandon(self) -> Writer<'a> {
+        let mut w = self.w;
+        w.rollback(self.base);
+        w
     }
 
     /// Records appended so far.
@@ -273,7 +316,7 @@ impl<'a> RecordBatchBuilder<'a> {
 
     /// Bytes the batch takes so far, header included.
     pub fn len(&self) -> usize {
-        self.w.position()
+        self.w.position() - self.base
     }
 
     /// Bytes still free in the buffer.
@@ -382,33 +425,47 @@ impl<'a> RecordBatchBuilder<'a> {
     /// returns the finished batch, ready to be sent. A batch without records has nothing to
     /// send: the returned slice is empty.
     pub fn finish(self) -> Result<&'a mut [u8], EncodeError> {
+        let base = self.base;
+        let (w, result) = self.finish_in();
+        result?;
+        Ok(w.into_written().get_mut(base..).unwrap_or_default())
+    }
+
+    /// Completes the header like [`finish`](Self::finish) and hands the writer back,
+    /// positioned after the batch, with the batch's length (0, and nothing written, for a
+    /// batch without records).
+    pub(crate) fn finish_in(self) -> (Writer<'a>, Result<usize, EncodeError>) {
         let Self {
             mut w,
+            base,
             count,
             base_timestamp,
             max_timestamp,
         } = self;
         if count == 0 {
-            w.rollback(0);
-            return Ok(w.into_written());
+            w.rollback(base);
+            return (w, Ok(0));
         }
-        let total = w.position();
-        let gap = |at: usize| Gap::<8>::at(at);
-        w.patch_i32(
-            Gap::at(field::LENGTH.start),
-            (total - field::LOG_OVERHEAD) as i32,
-        )?;
-        w.patch_i32(Gap::at(field::LAST_OFFSET_DELTA.start), count - 1)?;
-        w.patch_i64(gap(field::BASE_TIMESTAMP.start), base_timestamp)?;
-        w.patch_i64(gap(field::MAX_TIMESTAMP.start), max_timestamp)?;
-        w.patch_i32(Gap::at(field::RECORD_COUNT.start), count)?;
-        let crc = crc32c(
-            w.written()
-                .get(field::ATTRIBUTES.start..)
-                .unwrap_or_default(),
-        );
-        w.patch_u32(Gap::at(field::CRC.start), crc)?;
-        Ok(w.into_written())
+        let result = (|| {
+            let total = w.position() - base;
+            let at = |offset: usize| base + offset;
+            w.patch_i32(
+                Gap::at(at(field::LENGTH.start)),
+                (total - field::LOG_OVERHEAD) as i32,
+            )?;
+            w.patch_i32(Gap::at(at(field::LAST_OFFSET_DELTA.start)), count - 1)?;
+            w.patch_i64(Gap::at(at(field::BASE_TIMESTAMP.start)), base_timestamp)?;
+            w.patch_i64(Gap::at(at(field::MAX_TIMESTAMP.start)), max_timestamp)?;
+            w.patch_i32(Gap::at(at(field::RECORD_COUNT.start)), count)?;
+            let crc = crc32c(
+                w.written()
+                    .get(at(field::ATTRIBUTES.start)..)
+                    .unwrap_or_default(),
+            );
+            w.patch_u32(Gap::at(at(field::CRC.start)), crc)?;
+            Ok(total)
+        })();
+        (w, result)
     }
 }
 

@@ -320,7 +320,10 @@ pub fn compact_array_len(input: &[u8]) -> IResult<'_, usize> {
 /// A tagged-field section, validated and kept as raw bytes: walk it with
 /// [`iter`](Self::iter). Known tags are interpreted by the message that owns them; unknown
 /// ones stay reachable here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// Two sections are equal when they hold the same `(tag, data)` fields, however their
+/// varints were written.
+#[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TaggedFields<'a> {
     count: u32,
@@ -329,6 +332,9 @@ pub struct TaggedFields<'a> {
 }
 
 impl<'a> TaggedFields<'a> {
+    /// A section without fields.
+    pub const EMPTY: Self = Self { count: 0, raw: &[] };
+
     /// How many fields the section holds.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -353,6 +359,14 @@ impl<'a> TaggedFields<'a> {
     }
 }
 
+impl PartialEq for TaggedFields<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for TaggedFields<'_> {}
+
 impl<'a> IntoIterator for TaggedFields<'a> {
     type Item = (u32, &'a [u8]);
     type IntoIter = TaggedFieldIter<'a>;
@@ -366,6 +380,16 @@ impl<'a> IntoIterator for TaggedFields<'a> {
 pub struct TaggedFieldIter<'a> {
     remaining: u32,
     raw: &'a [u8],
+}
+
+impl<'a> TaggedFieldIter<'a> {
+    /// The fields not yet yielded, as a section of their own (still in tag order).
+    pub fn rest(&self) -> TaggedFields<'a> {
+        TaggedFields {
+            count: self.remaining,
+            raw: self.raw,
+        }
+    }
 }
 
 fn tagged_field(input: &[u8]) -> IResult<'_, (u32, &[u8])> {

@@ -43,6 +43,36 @@ pub enum EncodeError {
         /// Bytes it was given.
         available: usize,
     },
+    /// The message version is outside what this crate implements for the API (see
+    /// [`ApiKey::supported`](crate::protocol::ApiKey::supported)).
+    UnsupportedVersion {
+        /// The API key (-1 for the request and response headers).
+        api: i16,
+        /// The version asked for.
+        version: i16,
+    },
+    /// A field holds a non-default value but the version being written does not have the
+    /// field, and the field is not ignorable: writing would lose it silently (the Java client
+    /// refuses in the same case). Ignorable fields are dropped instead.
+    FieldNotInVersion {
+        /// The field, as `Struct.field`.
+        field: &'static str,
+        /// The version being written.
+        version: i16,
+    },
+    /// A field is `None` (null) but the version being written cannot express null for it.
+    UnexpectedNull {
+        /// The field, as `Struct.field`.
+        field: &'static str,
+        /// The version being written.
+        version: i16,
+    },
+    /// A raw (unknown) tagged field uses the tag of a field the version being written knows
+    /// (it was kept raw when read at a version that did not know it, or built by hand).
+    DuplicateTag {
+        /// The tag.
+        tag: u32,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -65,6 +95,22 @@ impl fmt::Display for EncodeError {
                 f,
                 "closure claimed to write {claimed} bytes into {available} bytes of room"
             ),
+            Self::UnsupportedVersion { api, version } => {
+                write!(f, "version {version} of API {api} is not supported")
+            }
+            Self::FieldNotInVersion { field, version } => write!(
+                f,
+                "{field} has a non-default value but version {version} does not carry it"
+            ),
+            Self::UnexpectedNull { field, version } => {
+                write!(
+                    f,
+                    "{field} is null but is not nullable in version {version}"
+                )
+            }
+            Self::DuplicateTag { tag } => {
+                write!(f, "raw tagged field {tag} has the tag of a known field")
+            }
         }
     }
 }
@@ -155,6 +201,14 @@ pub enum DecodeError {
         /// How many bytes were left.
         count: usize,
     },
+    /// The message version is outside what this crate implements for the API (see
+    /// [`ApiKey::supported`](crate::protocol::ApiKey::supported)).
+    UnsupportedVersion {
+        /// The API key (-1 for the request and response headers).
+        api: i16,
+        /// The version asked for.
+        version: i16,
+    },
     /// A nom combinator failed (only reachable when composing these parsers with nom's own).
     Nom {
         /// The failing combinator, as `nom::error::ErrorKind as u8`.
@@ -201,6 +255,9 @@ impl fmt::Display for DecodeError {
             }
             Self::TrailingBytes { what, count } => {
                 write!(f, "{count} unexpected bytes after {what}")
+            }
+            Self::UnsupportedVersion { api, version } => {
+                write!(f, "version {version} of API {api} is not supported")
             }
             Self::Nom { code } => write!(f, "nom combinator failed (ErrorKind {code})"),
         }

@@ -1,4 +1,5 @@
-//! Exercises the record builder and reader, crc32c and murmur2 without `std` or `alloc`, then
+//! Exercises the record builder and reader, crc32c, murmur2 and the protocol (a Produce request
+//! streamed in place, a Metadata response decoded lazily) without `std` or `alloc`, then
 //! exits with 0 if every result is what it must be (the exit code is the failing check's number
 //! otherwise). Linked with `-C link-arg=-nostartfiles`: `_start` below is the entry point.
 #![no_std]
@@ -6,6 +7,10 @@
 
 use core::panic::PanicInfo;
 use embedded_kafka::partition::{murmur2, partition_for_key};
+use embedded_kafka::protocol::{
+    Array, Decode, Encode, MetadataResponse, MetadataResponsePartition, MetadataResponseTopic,
+    ProduceRequest, ProduceRequestWriter, Request, RequestHeader,
+};
 use embedded_kafka::record::{BatchHeader, Header, RecordBatch, RecordBatchBuilder, crc32c};
 use embedded_kafka::wire::Status;
 
@@ -33,13 +38,65 @@ fn run() -> u8 {
     };
     let Ok(mut records) = value.records() else { return 7 };
     match records.next() {
-        Some(Ok(r)) if r.key == Some(b"sensor-1") && r.value == Some(b"21.5") => 0,
-        _ => 8,
+        Some(Ok(r)) if r.key == Some(b"sensor-1") && r.value == Some(b"21.5") => {}
+        _ => return 8,
+    }
+    protocol()
+}
+
+fn protocol() -> u8 {
+    let mut frame = [0u8; 256];
+    let header = RequestHeader::new(1, Some("node"));
+    let Ok(mut req) = ProduceRequestWriter::begin(&mut frame, 11, &header, None, -1, 1000) else {
+        return 9;
+    };
+    let Ok(mut topic) = req.topic("t") else { return 10 };
+    let Ok(mut p) = topic.partition(0, BatchHeader::default()) else { return 11 };
+    if p.append(1, None, Some(b"v"), &[]).is_err() || p.finish().is_err() {
+        return 12;
+    }
+    if topic.finish().is_err() {
+        return 13;
+    }
+    let Ok(frame) = req.finish() else { return 14 };
+    match ProduceRequest::decode_request(frame.get(4..).unwrap_or_default()) {
+        Ok((_, body)) if body.topic_data.len() == 1 => {}
+        _ => return 15,
+    }
+    let replicas = [1, 2, 3];
+    let partitions = [MetadataResponsePartition {
+        replica_nodes: Array::from(&replicas),
+        ..MetadataResponsePartition::default()
+    }; 4];
+    let topics = [MetadataResponseTopic {
+        partitions: Array::from(&partitions),
+        ..MetadataResponseTopic::default()
+    }];
+    let response = MetadataResponse { topics: Array::from(&topics), ..MetadataResponse::default() };
+    let mut buf = [0u8; 256];
+    let Ok(n) = response.encode_to_slice(&mut buf, 12) else { return 16 };
+    match MetadataResponse::decode_exact(buf.get(..n).unwrap_or_default(), 12) {
+        Ok(decoded)
+            if decoded == response
+                && decoded.topics.iter().flat_map(|t| t.partitions).count() == 4 =>
+        {
+            0
+        }
+        _ => 17,
     }
 }
 
+/// The entry point. The kernel enters `_start` with the stack 16-byte aligned and no return
+/// address pushed, while compiled functions expect it 8 bytes off that (as after a `call`), so
+/// `_start` cannot be an ordinary function: SSE moves to the stack would fault on misaligned
+/// addresses. It realigns the stack and calls `main`.
+#[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
+    core::arch::naked_asm!("xor ebp, ebp", "and rsp, -16", "call {main}", "ud2", main = sym main)
+}
+
+extern "C" fn main() -> ! {
     exit(run())
 }
 

@@ -20,6 +20,10 @@
 //! also those the version lacks (both crates then hold the spec's default), and the unknown
 //! tagged fields, in order.
 //!
+//! Also: a value valid at one version written at another (`across_versions`: the rules for
+//! fields a version lacks agree), and the header versions every API and version is framed with
+//! (`header_versions`).
+//!
 //! Where the two crates legitimately differ, the random values stay clear of it and a test
 //! named `known_difference_*` below shows the difference on a minimal case:
 //!
@@ -34,6 +38,8 @@
 //!   keeps the last of a tag (a map), we refuse them.
 //! - A known tagged field whose size does not match its value: kafka-protocol reads the value
 //!   and ignores the size, losing its place in the input; we refuse it.
+//! - Tagged fields in a version without them (raw ones in a version that is not flexible,
+//!   known ones the version lacks): kafka-protocol drops them, we refuse them (as Java does).
 //! - kafka-protocol bug: an unknown tagged field whose tag is a known one of the struct is
 //!   counted in the tag section but not written, so the section is corrupt; we refuse to
 //!   write it (`DuplicateTag`).
@@ -72,21 +78,21 @@ fn cases() -> u32 {
         .unwrap_or(CASES_PER_VERSION)
 }
 
-/// Runs `test` on `cases()` values of `strategy`, failing with the message, version and
-/// direction in the panic (and proptest's minimal failing value).
+/// Runs `test` on `cases` values of `strategy`, failing with `what` (message, version,
+/// direction) in the panic, and proptest's minimal failing value.
 fn run<S: Strategy>(
     what: &str,
-    version: i16,
+    cases: u32,
     strategy: S,
     test: impl Fn(S::Value) -> Result<(), TestCaseError>,
 ) {
     let mut runner = TestRunner::new(Config {
-        cases: cases(),
+        cases,
         failure_persistence: None,
         ..Config::default()
     });
     if let Err(e) = runner.run(&strategy, test) {
-        panic!("{what} v{version}: {e}");
+        panic!("{what}: {e}");
     }
 }
 
@@ -118,8 +124,8 @@ macro_rules! differential_tests {
             fn ours_to_theirs() {
                 support::avoid_tags_known_in_other_versions();
                 for version in versions() {
-                    let what = concat!(stringify!($ty), ", ours -> kafka-protocol");
-                    run(what, version, generated::$strategy(version), |ours| {
+                    let what = format!("{} v{version}, ours -> kafka-protocol", stringify!($ty));
+                    run(&what, cases(), generated::$strategy(version), |ours| {
                         let bytes = our_bytes(&ours, version)?;
                         let theirs: $theirs = k::decode(&bytes, version).map_err(fail)?;
                         prop_assert_eq!(
@@ -138,11 +144,76 @@ macro_rules! differential_tests {
                 }
             }
 
+            /// A value valid at one version, written at another by both crates: where we write
+            /// it (dropping the ignorable fields the target lacks), kafka-protocol writes the
+            /// same bytes; where we refuse a field the target lacks, so does kafka-protocol.
+            /// Known differences: kafka-protocol drops tagged fields (raw or known) in a
+            /// version without them, where we refuse them; it writes null where the target
+            /// has none, where we refuse it. We stop at the first field we refuse, so in those
+            /// cases what kafka-protocol does with the rest is not compared; only that we read
+            /// what it writes, if anything (but for its nulls).
+            #[test]
+            fn across_versions() {
+                support::avoid_tags_known_in_other_versions();
+                let strategy = (
+                    proptest::sample::select(versions().collect::<Vec<_>>()),
+                    proptest::sample::select(versions().collect::<Vec<_>>()),
+                )
+                    .prop_flat_map(|(from, to)| (Just(from), Just(to), generated::$strategy(from)));
+                let what = concat!(stringify!($ty), ", written at another version");
+                let cases = cases() * versions().count() as u32;
+                run(what, cases, strategy, |(from, to, ours)| {
+                    let bytes = our_bytes(&ours, from)?;
+                    let theirs: $theirs = k::decode(&bytes, from).map_err(fail)?;
+                    let their_bytes = k::encode(&theirs, to);
+                    let mut buf = vec![0u8; ours.encoded_len(to)];
+                    match ours.encode_to_slice(&mut buf, to) {
+                        Ok(n) => {
+                            prop_assert_eq!(n, buf.len());
+                            prop_assert_eq!(
+                                common_hex(&their_bytes.map_err(fail)?),
+                                common_hex(&buf),
+                                "v{} written at v{}",
+                                from,
+                                to
+                            );
+                        }
+                        Err(EncodeError::FieldNotInVersion { field, .. })
+                            if field.ends_with(".unknown_tagged_fields")
+                                || kp_generated::TAGGED_FIELDS.contains(&field) =>
+                        {
+                            if let Ok(their_bytes) = their_bytes {
+                                match <$ty>::decode_exact(&their_bytes, to) {
+                                    Ok(_) | Err(DecodeError::UnexpectedNull { .. }) => {}
+                                    Err(e) => prop_assert!(false, "{:?}", e),
+                                }
+                            }
+                        }
+                        Err(EncodeError::FieldNotInVersion { field, .. }) => {
+                            prop_assert!(
+                                their_bytes.is_err(),
+                                "v{} written at v{}: we refuse {}, kafka-protocol does not",
+                                from,
+                                to,
+                                field
+                            );
+                        }
+                        Err(EncodeError::UnexpectedNull { .. }) => {
+                            if let Ok(their_bytes) = their_bytes {
+                                prop_assert!(<$ty>::decode_exact(&their_bytes, to).is_err());
+                            }
+                        }
+                        Err(e) => prop_assert!(false, "v{} written at v{}: {:?}", from, to, e),
+                    }
+                    Ok(())
+                });
+            }
+
             #[test]
             fn theirs_to_ours() {
                 for version in versions() {
-                    let what = concat!(stringify!($ty), ", kafka-protocol -> ours");
-                    run(what, version, kp_generated::$strategy(version), |theirs| {
+                    let what = format!("{} v{version}, kafka-protocol -> ours", stringify!($ty));
+                    run(&what, cases(), kp_generated::$strategy(version), |theirs| {
                         let bytes = k::encode(&theirs, version).map_err(fail)?;
                         prop_assert_eq!(
                             k::size(&theirs, version).map_err(fail)?,
@@ -166,6 +237,30 @@ fn common_hex(bytes: &[u8]) -> String {
 }
 
 for_each_kafka_protocol_message!(differential_tests);
+
+/// Both crates frame every API and version in scope with the same request and response header
+/// versions (ApiVersions responses: always v0).
+#[test]
+fn header_versions() {
+    use embedded_kafka::protocol::{ApiKey, request_header_version, response_header_version};
+    for api in ApiKey::ALL {
+        let theirs = kafka_protocol::messages::ApiKey::try_from(api.key()).unwrap();
+        let range = api.supported().unwrap();
+        for version in range.min..=range.max {
+            assert_eq!(
+                (
+                    request_header_version(api, version),
+                    response_header_version(api, version)
+                ),
+                (
+                    theirs.request_header_version(version),
+                    theirs.response_header_version(version)
+                ),
+                "{api} v{version}"
+            );
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Known differences, each on a minimal case.
@@ -193,7 +288,7 @@ fn known_difference_request_header_v0() {
 
     run(
         "RequestHeader v0 against kafka-protocol's v1",
-        0,
+        cases(),
         generated::request_header(0),
         |ours| {
             let v0 = our_bytes(&ours, 0)?;
@@ -242,6 +337,49 @@ fn known_difference_raw_tag_known_in_a_later_version() {
         ours.encode_to_slice(&mut buf, 10),
         Err(EncodeError::DuplicateTag { tag: 0 })
     );
+}
+
+/// Tagged fields in a version without them: raw ones in a version that is not flexible, or a
+/// known one that the version lacks (a Produce response's `node_endpoints` at v9; it is not
+/// ignorable). kafka-protocol drops them silently; we refuse them (`FieldNotInVersion`), as
+/// Kafka's Java encoder does.
+#[test]
+fn known_difference_tagged_fields_in_a_version_without_them() {
+    let ours = ResponseHeader {
+        correlation_id: 7,
+        unknown_tagged_fields: raw_tags(&[(5, b"\xaa")]),
+    };
+    let mut buf = [0u8; 16];
+    assert!(matches!(
+        ours.encode_to_slice(&mut buf, 0),
+        Err(EncodeError::FieldNotInVersion { .. })
+    ));
+    let theirs: kafka_protocol::messages::ResponseHeader =
+        k::decode(&our_bytes(&ours, 1).unwrap(), 1).unwrap();
+    assert_eq!(k::encode(&theirs, 0).unwrap(), b"\x00\x00\x00\x07");
+
+    let endpoints = [NodeEndpoint {
+        node_id: 1,
+        host: "b1",
+        port: 9092,
+        ..Default::default()
+    }];
+    let ours = ProduceResponse {
+        node_endpoints: Array::from(&endpoints),
+        ..Default::default()
+    };
+    assert_eq!(
+        ours.encode_to_slice(&mut buf, 9),
+        Err(EncodeError::FieldNotInVersion {
+            field: "ProduceResponse.node_endpoints",
+            version: 9
+        })
+    );
+    let theirs: kafka_protocol::messages::ProduceResponse =
+        k::decode(&our_bytes(&ours, 10).unwrap(), 10).unwrap();
+    assert_eq!(theirs.node_endpoints.len(), 1);
+    // responses [], throttle_time_ms 0, no tagged fields.
+    assert_eq!(k::encode(&theirs, 9).unwrap(), b"\x01\x00\x00\x00\x00\x00");
 }
 
 /// Null in a version whose field is not nullable: a Metadata request topic's name is nullable

@@ -14,6 +14,16 @@ use kafka_protocol::messages as kp;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+/// Every known tagged field, as `Struct.field` (what `EncodeError::FieldNotInVersion` names).
+pub const TAGGED_FIELDS: &[&str] = &[
+    "ProduceResponse.node_endpoints",
+    "PartitionProduceResponse.current_leader",
+    "ApiVersionsResponse.supported_features",
+    "ApiVersionsResponse.finalized_features_epoch",
+    "ApiVersionsResponse.finalized_features",
+    "ApiVersionsResponse.zk_migration_ready",
+];
+
 /// Values of kafka-protocol's `RequestHeader` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
 pub fn request_header(version: i16) -> BoxedStrategy<kp::request_header::RequestHeader> {
     ((

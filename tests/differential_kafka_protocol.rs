@@ -134,11 +134,7 @@ macro_rules! differential_tests {
                             "kafka-protocol's compute_size"
                         );
                         let again = k::encode(&theirs, version).map_err(fail)?;
-                        prop_assert_eq!(
-                            common_hex(&again),
-                            common_hex(&bytes),
-                            "kafka-protocol's re-encoding"
-                        );
+                        prop_assert_eq!(hex(&again), hex(&bytes), "kafka-protocol's re-encoding");
                         kp_generated::$same(&ours, &theirs, version, stringify!($ty))
                     });
                 }
@@ -171,8 +167,8 @@ macro_rules! differential_tests {
                         Ok(n) => {
                             prop_assert_eq!(n, buf.len());
                             prop_assert_eq!(
-                                common_hex(&their_bytes.map_err(fail)?),
-                                common_hex(&buf),
+                                hex(&their_bytes.map_err(fail)?),
+                                hex(&buf),
                                 "v{} written at v{}",
                                 from,
                                 to
@@ -223,7 +219,7 @@ macro_rules! differential_tests {
                         let ours = <$ty>::decode_exact(&bytes, version)
                             .map_err(|e| fail(format!("we cannot decode v{version}: {e:?}")))?;
                         let again = our_bytes(&ours, version)?;
-                        prop_assert_eq!(common_hex(&again), common_hex(&bytes), "our re-encoding");
+                        prop_assert_eq!(hex(&again), hex(&bytes), "our re-encoding");
                         kp_generated::$same(&ours, &theirs, version, stringify!($ty))
                     });
                 }
@@ -232,11 +228,97 @@ macro_rules! differential_tests {
     };
 }
 
-fn common_hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 for_each_kafka_protocol_message!(differential_tests);
+
+/// Our value, encoded by us, decoded and re-encoded by kafka-protocol: the same bytes, the same
+/// size, the same fields; and it decodes back to itself with us.
+macro_rules! check_value {
+    ($ours:expr, $ty:ident, $theirs:ty, $same:ident, $version:expr) => {{
+        let (ours, version) = (&$ours, $version);
+        let bytes = our_bytes(ours, version).unwrap();
+        let theirs: $theirs = k::decode(&bytes, version).unwrap();
+        assert_eq!(k::size(&theirs, version).unwrap(), bytes.len());
+        assert!(k::encode(&theirs, version).unwrap() == bytes, "v{version}");
+        kp_generated::$same(ours, &theirs, version, stringify!($ty)).unwrap();
+        assert_eq!(&$ty::decode_exact(&bytes, version).unwrap(), ours);
+    }};
+}
+
+/// Lengths whose prefixes change size: compact lengths (`UNSIGNED_VARINT` N+1) of one, two and
+/// three bytes, for strings, bytes, records, arrays, tagged fields and tag numbers. (The random
+/// values are short.)
+#[test]
+fn lengths_across_varint_boundaries() {
+    use kafka_protocol::messages as kp;
+    for n in [126, 127, 128, 129, 16_382, 16_383, 16_384, 40_000] {
+        let data = vec![0x5a_u8; n];
+        let text = "k".repeat(n.min(i16::MAX as usize));
+        let tags = raw_tags(&[(n as u32, &data)]);
+
+        for v in 0..=2 {
+            let ours = SaslAuthenticateRequest {
+                auth_bytes: &data,
+                unknown_tagged_fields: if v >= 2 { tags } else { TaggedFields::EMPTY },
+            };
+            check_value!(
+                ours,
+                SaslAuthenticateRequest,
+                kp::SaslAuthenticateRequest,
+                same_sasl_authenticate_request,
+                v
+            );
+        }
+        for v in [3, 8, 9, 11] {
+            let partitions = [PartitionProduceData {
+                index: 1,
+                records: Some(&data),
+                ..Default::default()
+            }];
+            let topics = [TopicProduceData {
+                name: &text,
+                partition_data: Array::from(&partitions),
+                ..Default::default()
+            }];
+            let ours = ProduceRequest {
+                transactional_id: Some(&text),
+                topic_data: Array::from(&topics),
+                ..Default::default()
+            };
+            check_value!(
+                ours,
+                ProduceRequest,
+                kp::ProduceRequest,
+                same_produce_request,
+                v
+            );
+        }
+        let keys: Vec<ApiVersion> = (0..n.min(20_000))
+            .map(|i| ApiVersion {
+                api_key: i as i16,
+                max_version: 3,
+                ..Default::default()
+            })
+            .collect();
+        for v in [2, 3] {
+            let ours = ApiVersionsResponse {
+                api_keys: Array::from(&keys[..]),
+                finalized_features_epoch: if v >= 3 { n as i64 } else { -1 },
+                ..Default::default()
+            };
+            check_value!(
+                ours,
+                ApiVersionsResponse,
+                kp::ApiVersionsResponse,
+                same_api_versions_response,
+                v
+            );
+        }
+    }
+}
 
 /// Both crates frame every API and version in scope with the same request and response header
 /// versions (ApiVersions responses: always v0).
@@ -267,7 +349,8 @@ fn header_versions() {
 
 /// Raw tagged fields, as our decoder would hold them.
 fn raw_tags(fields: &[(u32, &[u8])]) -> TaggedFields<'static> {
-    let buf: &'static mut [u8] = vec![0u8; 64].leak();
+    let size = fields.iter().map(|(_, d)| d.len() + 16).sum::<usize>() + 8;
+    let buf: &'static mut [u8] = vec![0u8; size].leak();
     let mut w = Writer::new(buf);
     w.put_tagged_fields(fields).unwrap();
     let n = w.position();
@@ -300,7 +383,7 @@ fn known_difference_request_header_v0() {
             let v1 = k::encode(&theirs, 1).map_err(fail)?;
             // v1 ends with the client id, here null: INT16 -1.
             prop_assert_eq!(&v1[v1.len() - 2..], &[0xff, 0xff]);
-            prop_assert_eq!(common_hex(&v0), common_hex(&v1[..v1.len() - 2]));
+            prop_assert_eq!(hex(&v0), hex(&v1[..v1.len() - 2]));
             Ok(())
         },
     );
@@ -423,8 +506,8 @@ fn known_difference_null_where_the_version_has_none() {
     topic.name = None;
     theirs.topics = Some(vec![topic]);
     assert_eq!(
-        common_hex(&our_bytes(&ours, 10).unwrap()),
-        common_hex(&k::encode(&theirs, 10).unwrap())
+        hex(&our_bytes(&ours, 10).unwrap()),
+        hex(&k::encode(&theirs, 10).unwrap())
     );
 }
 

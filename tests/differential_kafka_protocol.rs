@@ -62,7 +62,7 @@ use embedded_kafka::wire::{DecodeError, EncodeError, Writer};
 use kp_support as k;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use std::fmt::Debug;
+use std::fmt::Display;
 
 /// Cases per message, version and direction.
 const CASES_PER_VERSION: u32 = 256;
@@ -96,8 +96,8 @@ fn run<S: Strategy>(
     }
 }
 
-fn fail(e: impl Debug) -> TestCaseError {
-    TestCaseError::fail(format!("{e:?}"))
+fn fail(e: impl Display) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
 }
 
 /// Our encoding of `value`, checked against `encoded_len`.

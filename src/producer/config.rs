@@ -1,0 +1,253 @@
+//! [`Config`]: the producer's settings, with the Java client's names and meanings, checked
+//! once, up front, by [`Config::validate`] (which [`Producer::new`](super::Producer::new)
+//! calls).
+
+use core::fmt;
+use core::net::SocketAddr;
+
+/// How many acknowledgements the leader must have before it answers a Produce request
+/// (`acks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Acks {
+    /// `acks=0`: the broker sends no answer (Kafka; Tansu answers anyway, see
+    /// [`Producer::stray_responses`](super::Producer::stray_responses)). A record is reported
+    /// sent, with no offset, once it is written to the connection.
+    None,
+    /// `acks=1`: the leader has written the records to its log.
+    Leader,
+    /// `acks=all` (`-1`): every in-sync replica has them.
+    All,
+}
+
+impl Acks {
+    /// The value of the request's `acks` field: 0, 1 or -1.
+    pub const fn wire(self) -> i16 {
+        match self {
+            Self::None => 0,
+            Self::Leader => 1,
+            Self::All => -1,
+        }
+    }
+
+    /// Parses Kafka's spellings: `0`, `1`, `all`, `-1`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "0" => Some(Self::None),
+            "1" => Some(Self::Leader),
+            "all" | "-1" => Some(Self::All),
+            _ => None,
+        }
+    }
+}
+
+/// The largest `max.in.flight.requests.per.connection` this version of the producer
+/// implements. Kafka allows any number and the idempotent producer at most 5; the connection
+/// bookkeeping ([`InFlight`](crate::protocol::InFlight)) is sized for 5, pipelining is not
+/// done yet.
+pub const MAX_IN_FLIGHT_SUPPORTED: u8 = 1;
+
+/// The longest client id accepted (Kafka's request header allows `i16::MAX` bytes; a device
+/// has no use for more than this).
+pub const MAX_CLIENT_ID_LEN: usize = 255;
+
+/// The producer's settings, each named after the Java client's property (in brackets in the
+/// setter docs) and meaning the same. Build with [`Config::new`] and the setters, which take
+/// and return `self`:
+///
+/// ```
+/// use embedded_kafka::producer::{Acks, Config};
+///
+/// let servers = ["127.0.0.1:9092".parse().unwrap()];
+/// let config = Config::new(&servers)
+///     .client_id("sensor-7")
+///     .acks(Acks::All)
+///     .linger_ms(5)
+///     .batch_size(1024);
+/// assert_eq!(config.validate(), Ok(()));
+/// assert!(Config::new(&[]).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config<'a> {
+    /// `bootstrap.servers`.
+    pub bootstrap_servers: &'a [SocketAddr],
+    /// `client.id`.
+    pub client_id: &'a str,
+    /// `acks`.
+    pub acks: Acks,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u32,
+    /// `linger.ms`.
+    pub linger_ms: u32,
+    /// `batch.size`.
+    pub batch_size: usize,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight: u8,
+}
+
+impl<'a> Config<'a> {
+    /// The Java client's defaults (acks=all, 30 s request timeout, 5 ms linger, 16 KiB batches;
+    /// batches are further bounded by the buffers given to the producer), with client id
+    /// `embedded-kafka`, and at most 1 request in flight.
+    pub const fn new(bootstrap_servers: &'a [SocketAddr]) -> Self {
+        Self {
+            bootstrap_servers,
+            client_id: "embedded-kafka",
+            acks: Acks::All,
+            request_timeout_ms: 30_000,
+            linger_ms: 5,
+            batch_size: 16_384,
+            max_in_flight: 1,
+        }
+    }
+
+    /// `client.id`: names this producer in the broker's logs and quotas.
+    #[must_use]
+    pub const fn client_id(mut self, client_id: &'a str) -> Self {
+        self.client_id = client_id;
+        self
+    }
+
+    /// `acks`.
+    #[must_use]
+    pub const fn acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
+    }
+
+    /// `request.timeout.ms`: how long to wait for a response; also sent to the broker as the
+    /// Produce request's replication timeout.
+    #[must_use]
+    pub const fn request_timeout_ms(mut self, ms: u32) -> Self {
+        self.request_timeout_ms = ms;
+        self
+    }
+
+    /// `linger.ms`: how long a batch may wait for more records before it is sent. Checked on
+    /// every [`send`](super::Producer::send) and [`poll`](super::Producer::poll): there is no
+    /// background task, so an idle caller calls `poll` (or `flush`).
+    #[must_use]
+    pub const fn linger_ms(mut self, ms: u32) -> Self {
+        self.linger_ms = ms;
+        self
+    }
+
+    /// `batch.size`: the most bytes of one partition's batch (header included) before it is
+    /// sent. At most the size of a batch buffer.
+    #[must_use]
+    pub const fn batch_size(mut self, bytes: usize) -> Self {
+        self.batch_size = bytes;
+        self
+    }
+
+    /// `max.in.flight.requests.per.connection` (only 1 is implemented yet).
+    #[must_use]
+    pub const fn max_in_flight(mut self, n: u8) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Checks every setting, returning the first that is unusable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.bootstrap_servers.is_empty() {
+            return Err(ConfigError::NoBootstrapServers);
+        }
+        if self.client_id.len() > MAX_CLIENT_ID_LEN {
+            return Err(ConfigError::ClientIdTooLong {
+                len: self.client_id.len(),
+                max: MAX_CLIENT_ID_LEN,
+            });
+        }
+        if self.request_timeout_ms == 0 || self.request_timeout_ms > i32::MAX as u32 {
+            return Err(ConfigError::RequestTimeout {
+                ms: self.request_timeout_ms,
+            });
+        }
+        if self.batch_size < crate::record::BATCH_HEADER_LEN + 8 {
+            return Err(ConfigError::BatchSizeTooSmall {
+                batch_size: self.batch_size,
+                min: crate::record::BATCH_HEADER_LEN + 8,
+            });
+        }
+        if self.max_in_flight == 0 || self.max_in_flight > MAX_IN_FLIGHT_SUPPORTED {
+            return Err(ConfigError::MaxInFlight {
+                found: self.max_in_flight,
+                max: MAX_IN_FLIGHT_SUPPORTED,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A setting of [`Config`] that cannot be used, found before anything is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// `bootstrap.servers` is empty.
+    NoBootstrapServers,
+    /// `client.id` is longer than [`MAX_CLIENT_ID_LEN`].
+    ClientIdTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The most accepted.
+        max: usize,
+    },
+    /// `request.timeout.ms` is 0 or does not fit the request's `INT32` field.
+    RequestTimeout {
+        /// The value given.
+        ms: u32,
+    },
+    /// `batch.size` cannot hold a batch header and a record.
+    BatchSizeTooSmall {
+        /// The value given.
+        batch_size: usize,
+        /// The least that holds one small record.
+        min: usize,
+    },
+    /// `batch.size` is larger than the batch buffers given to the producer.
+    BatchSizeTooLarge {
+        /// The value given.
+        batch_size: usize,
+        /// The size of one batch buffer.
+        buffer: usize,
+    },
+    /// `max.in.flight.requests.per.connection` is 0 or more than this version implements.
+    MaxInFlight {
+        /// The value given.
+        found: u8,
+        /// The most implemented ([`MAX_IN_FLIGHT_SUPPORTED`]).
+        max: u8,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::NoBootstrapServers => f.write_str("bootstrap.servers is empty"),
+            Self::ClientIdTooLong { len, max } => {
+                write!(
+                    f,
+                    "client.id is {len} bytes long; at most {max} are accepted"
+                )
+            }
+            Self::RequestTimeout { ms } => write!(
+                f,
+                "request.timeout.ms = {ms}: must be between 1 and {}",
+                i32::MAX
+            ),
+            Self::BatchSizeTooSmall { batch_size, min } => {
+                write!(f, "batch.size = {batch_size}: must be at least {min}")
+            }
+            Self::BatchSizeTooLarge { batch_size, buffer } => write!(
+                f,
+                "batch.size = {batch_size}: larger than the {buffer}-byte batch buffers"
+            ),
+            Self::MaxInFlight { found, max } => write!(
+                f,
+                "max.in.flight.requests.per.connection = {found}: must be between 1 and {max}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}

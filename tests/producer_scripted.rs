@@ -1,0 +1,442 @@
+//! The producer against a scripted in-memory broker, for what Tansu cannot be made to do or
+//! show: every Produce version the producer may negotiate (the streamed frame must be byte for
+//! byte what encoding the equivalent `ProduceRequest` gives), responses delivered a few bytes
+//! per read, `acks=0` answers arriving right before the response to another request, and
+//! partition errors reported with Kafka's name.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_kafka::partition::{Murmur2, RoundRobin, partition_for_key};
+use embedded_kafka::producer::{
+    Acks, Buffers, Clock, Config, Delay, DeliveryError, DeliveryStatus, Producer, Record,
+};
+use embedded_kafka::protocol::{
+    ApiKey, ApiVersion, ApiVersionsResponse, Array, ErrorCode, MetadataRequest, MetadataResponse,
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    PartitionProduceResponse, ProduceRequest, ProduceResponse, Request, Response, ResponseHeader,
+    TopicProduceResponse, decode_request_header,
+};
+use embedded_kafka::record::{Header, RecordBatch};
+use embedded_kafka::wire::Status;
+use embedded_nal_async::TcpConnect;
+
+/// Runs a future whose every wake-up is immediate (the scripted broker answers as soon as a
+/// request is written); a future still pending after many polls is a producer waiting for an
+/// answer that will never come.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..100_000 {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("the producer waits for something the scripted broker will never send");
+}
+
+struct NoClock;
+impl Clock for NoClock {
+    fn now_ms(&self) -> u64 {
+        0
+    }
+}
+
+/// Never fires: the scripted broker never makes the producer time out.
+struct NeverDelay;
+impl Delay for NeverDelay {
+    async fn delay_ms(&mut self, _ms: u32) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A Produce request seen: version, acks, and (partition, records) for each batch.
+type Produced = (i16, i16, Vec<(i32, i32)>);
+
+#[derive(Default)]
+struct State {
+    /// Bytes the producer wrote and the broker has not parsed yet.
+    inbound: Vec<u8>,
+    /// Bytes for the producer to read.
+    outbound: VecDeque<u8>,
+    /// Answers to acks=0 Produce requests, held back until the next other response.
+    held: Vec<u8>,
+    produce_max: i16,
+    partitions: i32,
+    /// Error code for every partition of every Produce response.
+    produce_error: i16,
+    /// Bytes per read.
+    read_chunk: usize,
+    next_offset: Vec<i64>,
+    /// Produce requests seen: (version, acks, records per partition).
+    produced: Vec<Produced>,
+}
+
+struct ScriptedBroker {
+    state: RefCell<State>,
+}
+
+impl ScriptedBroker {
+    fn new(produce_max: i16, partitions: i32) -> Self {
+        Self {
+            state: RefCell::new(State {
+                produce_max,
+                partitions,
+                read_chunk: 3,
+                next_offset: vec![0; partitions as usize],
+                ..State::default()
+            }),
+        }
+    }
+}
+
+struct Conn<'a>(&'a ScriptedBroker);
+
+impl ErrorType for Conn<'_> {
+    type Error = ErrorKind;
+}
+
+impl Read for Conn<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        std::future::poll_fn(|_| {
+            let mut s = self.0.state.borrow_mut();
+            if s.outbound.is_empty() {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(s.outbound.len()).min(s.read_chunk);
+            for b in buf.iter_mut().take(n) {
+                *b = s.outbound.pop_front().expect("checked");
+            }
+            Poll::Ready(Ok(n))
+        })
+        .await
+    }
+}
+
+impl Write for Conn<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let mut s = self.0.state.borrow_mut();
+        s.inbound.extend_from_slice(buf);
+        while s.inbound.len() >= 4 {
+            let size = i32::from_be_bytes(s.inbound[..4].try_into().expect("4")) as usize;
+            if s.inbound.len() < 4 + size {
+                break;
+            }
+            let frame: Vec<u8> = s.inbound.drain(..4 + size).collect();
+            answer(&mut s, &frame);
+        }
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+impl TcpConnect for ScriptedBroker {
+    type Error = ErrorKind;
+    type Connection<'a> = Conn<'a>;
+
+    async fn connect<'a>(&'a self, _remote: SocketAddr) -> Result<Conn<'a>, ErrorKind> {
+        Ok(Conn(self))
+    }
+}
+
+fn respond(
+    s: &mut State,
+    encode: impl FnOnce(&mut [u8]) -> Result<usize, embedded_kafka::wire::EncodeError>,
+    held: bool,
+) {
+    let mut out = vec![0u8; 4096];
+    let n = encode(&mut out).expect("response fits");
+    if held {
+        s.held.extend_from_slice(&out[..n]);
+    } else {
+        let held = std::mem::take(&mut s.held);
+        s.outbound.extend(held);
+        s.outbound.extend(&out[..n]);
+    }
+}
+
+/// Answers one request frame (size prefix included).
+fn answer(s: &mut State, frame: &[u8]) {
+    let (_, header) = decode_request_header(&frame[4..]).expect("a request header");
+    let (id, version) = (header.correlation_id, header.request_api_version);
+    match ApiKey::from_key(header.request_api_key) {
+        ApiKey::ApiVersions => {
+            let keys = [
+                ApiVersion {
+                    api_key: 0,
+                    min_version: 0,
+                    max_version: s.produce_max,
+                    ..Default::default()
+                },
+                ApiVersion {
+                    api_key: 3,
+                    min_version: 0,
+                    max_version: 12,
+                    ..Default::default()
+                },
+                ApiVersion {
+                    api_key: 18,
+                    min_version: 0,
+                    max_version: 4,
+                    ..Default::default()
+                },
+            ];
+            let r = ApiVersionsResponse {
+                api_keys: Array::from(&keys),
+                ..Default::default()
+            };
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                false,
+            );
+        }
+        ApiKey::Metadata => {
+            let (_, request) = MetadataRequest::decode_request(&frame[4..]).expect("metadata");
+            let name = request.topics.expect("topics").get(0).expect("one").name;
+            let brokers = [MetadataResponseBroker {
+                node_id: 0,
+                host: "127.0.0.1",
+                port: 9092,
+                ..Default::default()
+            }];
+            let parts: Vec<_> = (0..s.partitions)
+                .map(|p| MetadataResponsePartition {
+                    partition_index: p,
+                    leader_id: 0,
+                    ..Default::default()
+                })
+                .collect();
+            let topics = [MetadataResponseTopic {
+                name,
+                partitions: Array::from(&parts[..]),
+                ..Default::default()
+            }];
+            let r = MetadataResponse {
+                brokers: Array::from(&brokers),
+                topics: Array::from(&topics),
+                ..Default::default()
+            };
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                false,
+            );
+        }
+        ApiKey::Produce => {
+            let (h, request) = ProduceRequest::decode_request(&frame[4..]).expect("produce");
+            // The streamed frame is exactly what encoding the decoded request gives.
+            let mut again = vec![0u8; frame.len() + 64];
+            let n = request
+                .encode_request(&h, &mut again, version)
+                .expect("re-encode");
+            assert_eq!(
+                &again[..n],
+                frame,
+                "Produce v{version} streamed byte for byte"
+            );
+            let mut seen = Vec::new();
+            let mut topic_responses = Vec::new();
+            for t in request.topic_data.iter() {
+                let mut parts = Vec::new();
+                for p in t.partition_data.iter() {
+                    let bytes = p.records.expect("records");
+                    let Status::Complete { value: batch, .. } =
+                        RecordBatch::parse(bytes).expect("a valid batch (CRC checked)")
+                    else {
+                        panic!("incomplete batch");
+                    };
+                    let count = batch.record_count();
+                    seen.push((p.index, count));
+                    let offset = &mut s.next_offset[p.index as usize];
+                    parts.push(PartitionProduceResponse {
+                        index: p.index,
+                        error_code: s.produce_error,
+                        base_offset: *offset,
+                        log_append_time_ms: -1,
+                        ..Default::default()
+                    });
+                    *offset += i64::from(count);
+                }
+                topic_responses.push((t.name, parts));
+            }
+            s.produced.push((version, request.acks, seen));
+            let topics: Vec<_> = topic_responses
+                .iter()
+                .map(|(name, parts)| TopicProduceResponse {
+                    name,
+                    partition_responses: Array::from(&parts[..]),
+                    ..Default::default()
+                })
+                .collect();
+            let r = ProduceResponse {
+                responses: Array::from(&topics[..]),
+                ..Default::default()
+            };
+            // Like Tansu: an answer even to acks=0, held back to arrive just before the next
+            // response to something else.
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                request.acks == 0,
+            );
+        }
+        other => panic!("unexpected request {other:?}"),
+    }
+}
+
+type Scripted<'a> =
+    Producer<'a, ScriptedBroker, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 32>;
+
+fn producer<'a>(
+    broker: &'a ScriptedBroker,
+    servers: &'a [SocketAddr],
+    acks: Acks,
+    buffers: &'a mut Buffers<2048, 512, 512, 4>,
+) -> Scripted<'a> {
+    let config = Config::new(servers).acks(acks).batch_size(512);
+    Producer::new(
+        broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        buffers,
+    )
+    .expect("valid configuration")
+}
+
+const SERVERS: [SocketAddr; 1] = [SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    9092,
+)];
+
+#[test]
+fn every_produce_version_is_streamed_byte_for_byte_and_offsets_follow() {
+    for version in 3..=11 {
+        let broker = ScriptedBroker::new(version, 3);
+        let mut buffers = Buffers::new();
+        let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+        let headers = [Header::new("unit", b"C")];
+        let tickets: Vec<_> = (0..40)
+            .map(|i| {
+                let key = format!("k{}", i % 5);
+                let value = format!("reading {i}");
+                let record = Record::new(value.as_bytes())
+                    .key(key.as_bytes())
+                    .headers(&headers);
+                let ticket = block_on(p.send("readings", record)).expect("send");
+                assert_eq!(ticket.partition, partition_for_key(key.as_bytes(), 3));
+                ticket
+            })
+            .collect();
+        block_on(p.flush()).expect("flush");
+        let mut next = [0i64; 3];
+        for t in &tickets {
+            let DeliveryStatus::Delivered(d) = p.delivery(t) else {
+                panic!("v{version}: {:?}", p.delivery(t));
+            };
+            assert_eq!(d.offset, Some(next[t.partition as usize]), "v{version}");
+            next[t.partition as usize] += 1;
+        }
+        let s = broker.state.borrow();
+        assert!(
+            s.produced
+                .iter()
+                .all(|(v, acks, _)| *v == version && *acks == -1)
+        );
+        let records: i32 = s
+            .produced
+            .iter()
+            .flat_map(|(_, _, p)| p)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(records, 40);
+    }
+}
+
+#[test]
+fn stray_acks_0_answers_before_other_responses_are_drained_never_paired() {
+    let broker = ScriptedBroker::new(11, 2);
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::None, &mut buffers);
+    let a = block_on(p.send("first", Record::new(b"one"))).expect("send");
+    block_on(p.flush()).expect("flush");
+    let b = block_on(p.send("first", Record::new(b"two"))).expect("send");
+    block_on(p.flush()).expect("flush");
+    // The two answers are held back by the broker; they arrive, a few bytes per read, just
+    // before the Metadata response for a new topic: both are drained, and the Metadata
+    // response is still paired with the Metadata request.
+    assert_eq!(p.stray_responses(), 0);
+    let c = block_on(p.send("second", Record::new(b"three"))).expect("metadata for a new topic");
+    assert_eq!(p.stray_responses(), 2);
+    assert_eq!(
+        p.metadata().topic("second").map(|(_, t)| t.partitions),
+        Some(2)
+    );
+    block_on(p.flush()).expect("flush");
+    for t in [a, b, c] {
+        match p.delivery(&t) {
+            DeliveryStatus::Delivered(d) => assert_eq!(d.offset, None, "acks=0: sent, no offset"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(p.produce_requests(), 3);
+}
+
+#[test]
+fn partition_errors_are_reported_with_kafkas_name() {
+    let broker = ScriptedBroker::new(9, 1);
+    broker.state.borrow_mut().produce_error = ErrorCode::NotLeaderOrFollower.code();
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::Leader, &mut buffers);
+    let t = block_on(p.send("readings", Record::new(b"x"))).expect("send");
+    assert_eq!(p.delivery(&t), DeliveryStatus::Pending);
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(summary.failed_batches, 1);
+    let DeliveryStatus::Failed(e) = p.delivery(&t) else {
+        panic!("{:?}", p.delivery(&t));
+    };
+    assert_eq!(
+        e,
+        DeliveryError::Broker {
+            code: ErrorCode::NotLeaderOrFollower,
+            partition: 0
+        }
+    );
+    assert!(
+        e.to_string()
+            .starts_with("partition 0: NOT_LEADER_OR_FOLLOWER (6)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn configuration_is_checked_up_front() {
+    let broker = ScriptedBroker::new(11, 1);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).batch_size(4096);
+    let e = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .err()
+    .expect("batch.size larger than the buffers");
+    assert_eq!(
+        e.to_string(),
+        "batch.size = 4096: larger than the 512-byte batch buffers"
+    );
+    assert!(Config::new(&SERVERS).max_in_flight(2).validate().is_err());
+}

@@ -47,10 +47,20 @@ impl Clock for NoClock {
     }
 }
 
-/// Never fires: the scripted broker never makes the producer time out.
+thread_local! {
+    /// The back-offs the producer waited for, on this test's thread.
+    static BACKOFFS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Back-offs (under a minute) pass at once and are recorded; a request timeout never fires:
+/// the scripted broker answers every request at once.
 struct NeverDelay;
 impl Delay for NeverDelay {
-    async fn delay_ms(&mut self, _ms: u32) {
+    async fn delay_ms(&mut self, ms: u32) {
+        if ms < 60_000 {
+            BACKOFFS.with(|b| b.borrow_mut().push(ms));
+            return;
+        }
         std::future::pending::<()>().await;
     }
 }
@@ -68,8 +78,13 @@ struct State {
     held: Vec<u8>,
     produce_max: i16,
     partitions: i32,
-    /// Error code for every partition of every Produce response.
+    /// Error code for every partition of every Produce response...
     produce_error: i16,
+    /// ...of the first this many Produce responses (then 0), if not 0.
+    fail_first: u32,
+    /// Every batch received, as bytes.
+    batches: Vec<Vec<u8>>,
+    metadata_requests: u32,
     /// Bytes per read.
     read_chunk: usize,
     next_offset: Vec<i64>,
@@ -200,6 +215,7 @@ fn answer(s: &mut State, frame: &[u8]) {
             );
         }
         ApiKey::Metadata => {
+            s.metadata_requests += 1;
             let (_, request) = MetadataRequest::decode_request(&frame[4..]).expect("metadata");
             let name = request.topics.expect("topics").get(0).expect("one").name;
             let brokers = [MetadataResponseBroker {
@@ -245,6 +261,12 @@ fn answer(s: &mut State, frame: &[u8]) {
             );
             let mut seen = Vec::new();
             let mut topic_responses = Vec::new();
+            let error = if s.fail_first > 0 {
+                s.fail_first -= 1;
+                s.produce_error
+            } else {
+                0
+            };
             for t in request.topic_data.iter() {
                 let mut parts = Vec::new();
                 for p in t.partition_data.iter() {
@@ -256,15 +278,18 @@ fn answer(s: &mut State, frame: &[u8]) {
                     };
                     let count = batch.record_count();
                     seen.push((p.index, count));
+                    s.batches.push(bytes.to_vec());
                     let offset = &mut s.next_offset[p.index as usize];
                     parts.push(PartitionProduceResponse {
                         index: p.index,
-                        error_code: s.produce_error,
+                        error_code: error,
                         base_offset: *offset,
                         log_append_time_ms: -1,
                         ..Default::default()
                     });
-                    *offset += i64::from(count);
+                    if error == 0 {
+                        *offset += i64::from(count);
+                    }
                 }
                 topic_responses.push((t.name, parts));
             }
@@ -393,15 +418,70 @@ fn stray_acks_0_answers_before_other_responses_are_drained_never_paired() {
 }
 
 #[test]
+fn retriable_errors_resend_the_same_bytes_after_backoff_and_a_metadata_refresh() {
+    let broker = ScriptedBroker::new(11, 2);
+    {
+        let mut s = broker.state.borrow_mut();
+        s.produce_error = ErrorCode::NotLeaderOrFollower.code();
+        s.fail_first = 3;
+    }
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+    let tickets: Vec<_> = (0..6)
+        .map(|i| block_on(p.send("readings", Record::new(b"v").partition(i % 2))).expect("send"))
+        .collect();
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(
+        (summary.retries, summary.failed_batches),
+        (6, 0),
+        "{summary:?}"
+    );
+    for (i, t) in tickets.iter().enumerate() {
+        let DeliveryStatus::Delivered(d) = p.delivery(t) else {
+            panic!("{:?}", p.delivery(t));
+        };
+        assert_eq!(d.offset, Some(i as i64 / 2));
+    }
+    let s = broker.state.borrow();
+    // 4 requests of the same 2 batches, byte for byte; metadata fetched once, then refreshed
+    // before each of the 3 retries; back-off 100, 200, 400 ms.
+    assert_eq!(s.produced.len(), 4);
+    assert_eq!(s.batches.len(), 8);
+    for attempt in s.batches.chunks(2) {
+        assert_eq!(attempt, &s.batches[..2]);
+    }
+    assert_eq!(s.metadata_requests, 4);
+    assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100, 200, 400]);
+}
+
+#[test]
 fn partition_errors_are_reported_with_kafkas_name() {
     let broker = ScriptedBroker::new(9, 1);
     broker.state.borrow_mut().produce_error = ErrorCode::NotLeaderOrFollower.code();
-    let mut buffers = Buffers::new();
-    let mut p = producer(&broker, &SERVERS, Acks::Leader, &mut buffers);
+    broker.state.borrow_mut().fail_first = u32::MAX;
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .acks(Acks::Leader)
+        .batch_size(512)
+        .retries(2);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
     let t = block_on(p.send("readings", Record::new(b"x"))).expect("send");
     assert_eq!(p.delivery(&t), DeliveryStatus::Pending);
     let summary = block_on(p.flush()).expect("flush");
-    assert_eq!(summary.failed_batches, 1);
+    assert_eq!((summary.retries, summary.failed_batches), (2, 1));
+    assert_eq!(
+        broker.state.borrow().produced.len(),
+        3,
+        "sent, then retried twice"
+    );
     let DeliveryStatus::Failed(e) = p.delivery(&t) else {
         panic!("{:?}", p.delivery(&t));
     };

@@ -83,6 +83,12 @@ pub struct Config<'a> {
     pub batch_size: usize,
     /// `max.in.flight.requests.per.connection`.
     pub max_in_flight: u8,
+    /// `retries`.
+    pub retries: u32,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ms: u32,
+    /// `retry.backoff.max.ms`.
+    pub retry_backoff_max_ms: u32,
 }
 
 impl<'a> Config<'a> {
@@ -98,6 +104,9 @@ impl<'a> Config<'a> {
             linger_ms: 5,
             batch_size: 16_384,
             max_in_flight: 1,
+            retries: 5,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1_000,
         }
     }
 
@@ -145,6 +154,37 @@ impl<'a> Config<'a> {
     pub const fn max_in_flight(mut self, n: u8) -> Self {
         self.max_in_flight = n;
         self
+    }
+
+    /// `retries`: how many times a batch is sent again after a retriable error (Kafka's
+    /// `is_retriable` codes such as NOT_LEADER_OR_FOLLOWER, or a connection that failed or
+    /// timed out), refreshing the topic's metadata first. The same bytes are sent again.
+    /// Without idempotence a batch whose answer was lost may be stored twice (at least once,
+    /// as in Kafka). 0 turns retries off.
+    #[must_use]
+    pub const fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// `retry.backoff.ms` and `retry.backoff.max.ms`: the wait before the first retry, doubled
+    /// for each further one up to the maximum (KIP-580's exponential back-off; its ±20 %
+    /// jitter is not applied yet).
+    #[must_use]
+    pub const fn retry_backoff_ms(mut self, initial: u32, max: u32) -> Self {
+        self.retry_backoff_ms = initial;
+        self.retry_backoff_max_ms = max;
+        self
+    }
+
+    /// The back-off before retry number `attempt` (1 for the first).
+    pub fn backoff_ms(&self, attempt: u32) -> u32 {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.retry_backoff_ms
+            .saturating_mul(factor)
+            .min(self.retry_backoff_max_ms.max(self.retry_backoff_ms))
     }
 
     /// Checks every setting, returning the first that is unusable.

@@ -168,8 +168,10 @@ pub struct FlushSummary {
     pub batches: u32,
     /// Records in them.
     pub records: u32,
-    /// Batches the broker refused (their records are [`DeliveryStatus::Failed`]).
+    /// Batches that failed for good (their records are [`DeliveryStatus::Failed`]).
     pub failed_batches: u32,
+    /// Times a batch was marked to be sent again after a retriable error.
+    pub retries: u32,
 }
 
 /// One batch buffer and what is in it.
@@ -189,6 +191,10 @@ struct Slot<'a> {
     batch: u32,
     records: u32,
     opened_ms: u64,
+    /// Times the batch was sent and failed with a retriable error.
+    attempts: u32,
+    /// Whether it is sealed and waiting to be sent again.
+    retrying: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -274,6 +280,8 @@ where
             batch: 0,
             records: 0,
             opened_ms: 0,
+            attempts: 0,
+            retrying: false,
         });
         Ok(Self {
             connector,
@@ -454,28 +462,81 @@ where
         }
         let mut summary = FlushSummary::default();
         loop {
-            // The leader of the first sealed batch; its request takes every batch it leads.
-            let first = self.slots.iter().find_map(|s| match s.region {
-                Region::Sealed(..) => Some((s.topic, s.partition)),
-                _ => None,
-            });
-            let Some((topic, partition)) = first else {
-                return Ok(summary);
-            };
-            let leader = self
-                .metadata
-                .topic_at(topic)
-                .and_then(|t| t.leader(partition))
-                .unwrap_or(-1);
-            match self.produce_to(leader, &mut summary).await {
-                Ok(()) => {}
-                Err(e) => {
-                    self.fail_sealed(leader);
+            // Every batch due now, one request per leader.
+            loop {
+                let first = self.slots.iter().find_map(|s| match s.region {
+                    Region::Sealed(..) if !s.retrying => Some((s.topic, s.partition)),
+                    _ => None,
+                });
+                let Some((topic, partition)) = first else {
+                    break;
+                };
+                let leader = self
+                    .metadata
+                    .topic_at(topic)
+                    .and_then(|t| t.leader(partition))
+                    .unwrap_or(-1);
+                if let Err(e) = self.produce_to(leader, &mut summary).await {
+                    warn!("a Produce request failed");
                     self.disconnect();
-                    return Err(e);
+                    if !self.retry_or_fail(leader, &mut summary) {
+                        return Err(e);
+                    }
                 }
             }
+            // Then the batches to send again: back off, refresh their topics' metadata.
+            let attempt = self
+                .slots
+                .iter()
+                .filter(|s| s.retrying)
+                .map(|s| s.attempts)
+                .max();
+            let Some(attempt) = attempt else {
+                return Ok(summary);
+            };
+            self.delay.delay_ms(self.config.backoff_ms(attempt)).await;
+            for ti in 0..T {
+                if !self.slots.iter().any(|s| s.retrying && s.topic == ti) {
+                    continue;
+                }
+                if let Some(name) = self.metadata.topic_at(ti).map(|t| t.name) {
+                    // A failed refresh keeps the old metadata: the retry will tell.
+                    if self.fetch_metadata(name).await.is_err() {
+                        warn!("metadata refresh before a retry failed");
+                    }
+                }
+            }
+            for slot in &mut self.slots {
+                slot.retrying = false;
+            }
         }
+    }
+
+    /// After a failed request to `leader`: each batch it carried is marked for another attempt
+    /// if it has retries left, else failed ([`DeliveryError::NoResponse`]). Whether any will be
+    /// retried.
+    fn retry_or_fail(&mut self, leader: i32, summary: &mut FlushSummary) -> bool {
+        let mut any = false;
+        for si in 0..B {
+            if !self.sealed_for(si, leader) {
+                continue;
+            }
+            let retries = self.config.retries;
+            let Some(slot) = self.slots.get_mut(si) else {
+                continue;
+            };
+            if slot.attempts < retries {
+                slot.attempts += 1;
+                slot.retrying = true;
+                summary.retries += 1;
+                any = true;
+            } else {
+                let partition = slot.partition;
+                summary.failed_batches += 1;
+                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+            }
+        }
+        any
     }
 
     /// Closes the connection (the next request opens a new one).
@@ -514,6 +575,8 @@ where
                 slot.batch = batch;
                 slot.records = 0;
                 slot.opened_ms = now;
+                slot.attempts = 0;
+                slot.retrying = false;
                 self.next_batch = batch.wrapping_add(1);
                 Some(si)
             }
@@ -547,19 +610,10 @@ where
         }
     }
 
-    /// Marks every sealed batch led by `leader` failed (no response) and frees it.
-    fn fail_sealed(&mut self, leader: i32) {
-        for si in 0..B {
-            if self.sealed_for(si, leader) {
-                let partition = self.slots.get(si).map_or(0, |s| s.partition);
-                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
-            }
-        }
-    }
-
     fn sealed_for(&self, si: usize, leader: i32) -> bool {
         self.slots.get(si).is_some_and(|s| {
             matches!(s.region, Region::Sealed(..))
+                && !s.retrying
                 && self
                     .metadata
                     .topic_at(s.topic)
@@ -845,6 +899,7 @@ where
             let sealed_for = |si: usize, ti: usize| {
                 slots.get(si).is_some_and(|s| {
                     s.topic == ti
+                        && !s.retrying
                         && matches!(s.region, Region::Sealed(..))
                         && metadata
                             .topic_at(s.topic)
@@ -1024,11 +1079,23 @@ where
             api: ApiKey::Produce,
             error,
         })?;
+        let retries = self.config.retries;
         for (k, &(_, si)) in cuts.iter().take(n_cuts).enumerate() {
             let result = results
                 .get(k)
                 .copied()
                 .unwrap_or(Err(DeliveryError::NoResponse { partition: 0 }));
+            if let Err(DeliveryError::Broker { code, .. }) = result
+                && code.is_retriable()
+                && let Some(slot) = self.slots.get_mut(si)
+                && slot.attempts < retries
+            {
+                // Kept sealed, same bytes: sent again after back-off and a metadata refresh.
+                slot.attempts += 1;
+                slot.retrying = true;
+                summary.retries += 1;
+                continue;
+            }
             if result.is_err() {
                 summary.failed_batches += 1;
             }

@@ -85,6 +85,13 @@ struct State {
     /// Every batch received, as bytes.
     batches: Vec<Vec<u8>>,
     metadata_requests: u32,
+    /// Connections opened so far; the newest is the live one.
+    connections: u32,
+    /// Close the connection instead of answering the next this many Produce requests (the
+    /// request is lost).
+    close_on_produce: u32,
+    /// The connection closed by the broker.
+    closed: Option<u32>,
     /// Bytes per read.
     read_chunk: usize,
     next_offset: Vec<i64>,
@@ -110,7 +117,7 @@ impl ScriptedBroker {
     }
 }
 
-struct Conn<'a>(&'a ScriptedBroker);
+struct Conn<'a>(&'a ScriptedBroker, u32);
 
 impl ErrorType for Conn<'_> {
     type Error = ErrorKind;
@@ -120,6 +127,9 @@ impl Read for Conn<'_> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
         std::future::poll_fn(|_| {
             let mut s = self.0.state.borrow_mut();
+            if s.closed == Some(self.1) {
+                return Poll::Ready(Ok(0));
+            }
             if s.outbound.is_empty() {
                 return Poll::Pending;
             }
@@ -136,6 +146,9 @@ impl Read for Conn<'_> {
 impl Write for Conn<'_> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         let mut s = self.0.state.borrow_mut();
+        if s.closed == Some(self.1) {
+            return Err(ErrorKind::BrokenPipe);
+        }
         s.inbound.extend_from_slice(buf);
         while s.inbound.len() >= 4 {
             let size = i32::from_be_bytes(s.inbound[..4].try_into().expect("4")) as usize;
@@ -158,7 +171,12 @@ impl TcpConnect for ScriptedBroker {
     type Connection<'a> = Conn<'a>;
 
     async fn connect<'a>(&'a self, _remote: SocketAddr) -> Result<Conn<'a>, ErrorKind> {
-        Ok(Conn(self))
+        let mut s = self.state.borrow_mut();
+        s.connections += 1;
+        s.inbound.clear();
+        s.outbound.clear();
+        s.held.clear();
+        Ok(Conn(self, s.connections))
     }
 }
 
@@ -246,6 +264,10 @@ fn answer(s: &mut State, frame: &[u8]) {
                 |out| r.encode_response(&ResponseHeader::new(id), out, version),
                 false,
             );
+        }
+        ApiKey::Produce if s.close_on_produce > 0 => {
+            s.close_on_produce -= 1;
+            s.closed = Some(s.connections);
         }
         ApiKey::Produce => {
             let (h, request) = ProduceRequest::decode_request(&frame[4..]).expect("produce");
@@ -452,6 +474,25 @@ fn retriable_errors_resend_the_same_bytes_after_backoff_and_a_metadata_refresh()
     }
     assert_eq!(s.metadata_requests, 4);
     assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100, 200, 400]);
+}
+
+#[test]
+fn a_connection_lost_mid_request_is_reopened_and_the_batch_sent_again() {
+    let broker = ScriptedBroker::new(11, 3);
+    broker.state.borrow_mut().close_on_produce = 1;
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::Leader, &mut buffers);
+    let record = Record::new(b"21.5").key(b"sensor-7");
+    let ticket = block_on(p.send("readings", record)).expect("send");
+    assert_eq!(ticket.partition, 1);
+    let delivery = block_on(p.wait(&ticket))
+        .expect("flush")
+        .expect("delivered");
+    assert_eq!((delivery.partition, delivery.offset), (1, Some(0)));
+    let s = broker.state.borrow();
+    assert_eq!(s.connections, 2, "reconnected once");
+    assert_eq!(s.produced.len(), 1, "the lost request was sent again, once");
+    assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100]);
 }
 
 #[test]

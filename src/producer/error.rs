@@ -254,6 +254,12 @@ pub enum DeliveryError {
         /// The partition.
         partition: u32,
     },
+    /// The outcome was pushed out of the producer's `R` most recent batch reports before it
+    /// was asked for.
+    Forgotten {
+        /// The partition.
+        partition: u32,
+    },
 }
 
 impl fmt::Display for DeliveryError {
@@ -266,6 +272,10 @@ impl fmt::Display for DeliveryError {
             Self::NoResponse { partition } => write!(
                 f,
                 "partition {partition}: no response (the records may or may not be stored)"
+            ),
+            Self::Forgotten { partition } => write!(
+                f,
+                "partition {partition}: outcome no longer remembered (more than R batches since)"
             ),
         }
     }

@@ -431,6 +431,28 @@ where
         }
     }
 
+    /// The outcome of `ticket`'s record, sending its batch first if it is still waiting (the
+    /// Java client's `future.get()`): `Ok(Ok(delivery))`, `Ok(Err(why))` if the broker did not
+    /// take it, `Err` if the flush itself failed. Bounded by `request.timeout.ms` per attempt.
+    ///
+    /// A ticket whose outcome was pushed out of the `R` most recent reports cannot be
+    /// answered: [`DeliveryError::Forgotten`].
+    pub async fn wait(
+        &mut self,
+        ticket: &Ticket<'a>,
+    ) -> Res<'a, Result<Delivery<'a>, DeliveryError>, C> {
+        if self.delivery(ticket) == DeliveryStatus::Pending {
+            self.flush().await?;
+        }
+        Ok(match self.delivery(ticket) {
+            DeliveryStatus::Delivered(d) => Ok(d),
+            DeliveryStatus::Failed(e) => Err(e),
+            DeliveryStatus::Pending | DeliveryStatus::Forgotten => Err(DeliveryError::Forgotten {
+                partition: ticket.partition,
+            }),
+        })
+    }
+
     /// Sends batches whose `linger.ms` has passed, and drains what the broker sent unasked
     /// (stray `acks=0` answers) without waiting. Call it when idle.
     pub async fn poll(&mut self) -> Res<'a, (), C> {

@@ -14,7 +14,8 @@ use std::task::{Context, Poll, Waker};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_kafka::partition::{Murmur2, RoundRobin, partition_for_key};
 use embedded_kafka::producer::{
-    Acks, Buffers, Clock, Config, Delay, DeliveryError, DeliveryStatus, Producer, Record,
+    Acks, Buffers, Clock, Config, Delay, DeliveryError, DeliveryStatus, Error, Producer, Record,
+    ValueError,
 };
 use embedded_kafka::protocol::{
     ApiKey, ApiVersion, ApiVersionsResponse, Array, ErrorCode, MetadataRequest, MetadataResponse,
@@ -538,6 +539,61 @@ fn partition_errors_are_reported_with_kafkas_name() {
             .starts_with("partition 0: NOT_LEADER_OR_FOLLOWER (6)"),
         "{e}"
     );
+}
+
+#[test]
+fn values_written_in_place_by_a_closure_move_to_a_new_batch_when_full() {
+    let broker = ScriptedBroker::new(11, 1);
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+    let mut tickets = Vec::new();
+    for i in 0..20u8 {
+        let mut calls = 0;
+        let ticket = block_on(
+            p.send_with("readings", Record::default(), |out: &mut [u8]| {
+                calls += 1;
+                let value = [b'a' + i; 100];
+                let dst = out.get_mut(..100).ok_or(ValueError::DoesNotFit)?;
+                dst.copy_from_slice(&value);
+                Ok(100)
+            }),
+        )
+        .expect("send_with");
+        assert!(calls <= 2, "called again only after a full batch was sent");
+        tickets.push(ticket);
+    }
+    let failing = block_on(p.send_with("readings", Record::default(), |_: &mut [u8]| {
+        Err(ValueError::Failed)
+    }));
+    assert!(
+        matches!(failing, Err(Error::Value { partition: 0, .. })),
+        "{failing:?}"
+    );
+    block_on(p.flush()).expect("flush");
+    for (i, t) in tickets.iter().enumerate() {
+        let DeliveryStatus::Delivered(d) = p.delivery(t) else {
+            panic!("{:?}", p.delivery(t));
+        };
+        assert_eq!(d.offset, Some(i as i64));
+    }
+    let s = broker.state.borrow();
+    assert!(
+        s.batches.len() >= 5,
+        "20 x 100 B in 512-byte batches: {}",
+        s.batches.len()
+    );
+    let mut values = Vec::new();
+    for bytes in &s.batches {
+        let Status::Complete { value: batch, .. } = RecordBatch::parse(bytes).expect("valid")
+        else {
+            panic!("incomplete");
+        };
+        for r in batch.records().expect("uncompressed") {
+            values.push(r.expect("record").value.expect("value").to_vec());
+        }
+    }
+    let expected: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'a' + i; 100]).collect();
+    assert_eq!(values, expected);
 }
 
 #[test]

@@ -131,6 +131,13 @@ pub enum Error<'t, E> {
         /// `T`.
         max: usize,
     },
+    /// A value writer ([`Producer::send_with`](super::Producer::send_with)) failed.
+    Value {
+        /// The topic.
+        topic: &'t str,
+        /// The partition.
+        partition: u32,
+    },
     /// The record does not fit an empty batch (`batch.size` or the batch buffer).
     RecordTooLarge {
         /// The topic.
@@ -201,6 +208,12 @@ impl<E: fmt::Debug> fmt::Display for Error<'_, E> {
             ),
             Self::TooManyTopics { topic, max } => {
                 write!(f, "topic {topic}: the producer was built for {max} topics")
+            }
+            Self::Value { topic, partition } => {
+                write!(
+                    f,
+                    "the value writer failed for {topic} partition {partition}"
+                )
             }
             Self::RecordTooLarge {
                 topic,

@@ -17,9 +17,13 @@
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
 //! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()`.
 //!
-//! Not yet here (see issue #5): pipelining (more than 1 request in flight), retries with
-//! back-off, idempotence, connections to several leaders at once, host names (`Dns`), metadata
-//! refresh on errors and age, delivery timeout, a value written by a closure.
+//! Retries: a batch that failed with a retriable error (or whose request got no answer) stays
+//! in its buffer; after a back-off and a refresh of its topic's metadata the same bytes are sent
+//! again, up to `retries` times.
+//!
+//! Not yet here (see issue #5): pipelining (more than 1 request in flight), idempotence,
+//! connections to several leaders at once, host names (`Dns`), metadata refresh by age,
+//! delivery timeout, back-off jitter, a delivery callback.
 #![allow(async_fn_in_trait)]
 
 mod config;
@@ -33,7 +37,9 @@ pub use config::{Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUP
 pub use connection::MAX_IN_FLIGHT;
 pub use error::{DeliveryError, Error, Io};
 pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, TopicMetadata};
-pub use producer::{Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket};
+pub use producer::{
+    Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket, ValueError,
+};
 
 /// Time for linger and timeouts, and optionally for record timestamps.
 pub trait Clock {

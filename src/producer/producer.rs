@@ -14,8 +14,8 @@ use crate::protocol::{
     InFlightRequest, MetadataRequest, MetadataRequestTopic, NegotiatedVersions, ProduceRequest,
     Request, RequestHeader, codec,
 };
-use crate::record::{BatchHeader, Header, RecordBatchBuilder};
-use crate::wire::{EncodeError, Writer};
+use crate::record::{BatchHeader, Header, InPlace, RecordBatchBuilder};
+use crate::wire::{EncodeError, WithError, Writer};
 
 /// The APIs a producer without idempotence cannot do without.
 const REQUIRED: [ApiKey; 3] = [ApiKey::ApiVersions, ApiKey::Metadata, ApiKey::Produce];
@@ -172,6 +172,27 @@ pub struct FlushSummary {
     pub failed_batches: u32,
     /// Times a batch was marked to be sent again after a retriable error.
     pub retries: u32,
+}
+
+/// Why a value writer of [`Producer::send_with`] wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ValueError {
+    /// The room given is too small: the producer tries again with an empty batch.
+    DoesNotFit,
+    /// The value could not be produced (the writer keeps why): [`Error::Value`].
+    Failed,
+}
+
+/// Where a record's value comes from.
+enum Value<'v, 'f> {
+    Bytes(Option<&'v [u8]>),
+    Writer(&'f mut dyn FnMut(&mut [u8]) -> Result<usize, ValueError>),
+}
+
+/// The open batch has no room for the record (`needed` bytes of batch).
+struct Full {
+    needed: usize,
 }
 
 /// One batch buffer and what is in it.
@@ -334,6 +355,38 @@ where
     /// Appends a record to its partition's batch and returns its ticket. Sends batches first
     /// if `linger.ms` has passed, and whenever a batch is full or no batch buffer is free.
     pub async fn send(&mut self, topic: &'a str, record: Record<'_>) -> Res<'a, Ticket<'a>, C> {
+        self.send_inner(topic, &record, Value::Bytes(record.value))
+            .await
+    }
+
+    /// [`send`](Self::send) with the value written by `write` straight into the batch (a
+    /// serializer writing in place: no intermediate buffer). `record.value` is ignored.
+    ///
+    /// `write` gets the free room and returns how many bytes it wrote, or
+    /// [`ValueError::DoesNotFit`] (the producer then sends the full batch and calls it again
+    /// with an empty one), or [`ValueError::Failed`] ([`Error::Value`]; the caller's closure
+    /// keeps the details). As the value's length is not known beforehand, `batch.size` is
+    /// checked after the record is appended: a batch may exceed it by this one record, never
+    /// its buffer.
+    pub async fn send_with<F>(
+        &mut self,
+        topic: &'a str,
+        record: Record<'_>,
+        mut write: F,
+    ) -> Res<'a, Ticket<'a>, C>
+    where
+        F: FnMut(&mut [u8]) -> Result<usize, ValueError>,
+    {
+        self.send_inner(topic, &record, Value::Writer(&mut write))
+            .await
+    }
+
+    async fn send_inner(
+        &mut self,
+        topic: &'a str,
+        record: &Record<'_>,
+        mut value: Value<'_, '_>,
+    ) -> Res<'a, Ticket<'a>, C> {
         self.poll().await?;
         let ti = self.topic_index(topic).await?;
         let timestamp = record
@@ -341,7 +394,6 @@ where
             .or_else(|| self.clock.wall_ms())
             .unwrap_or(-1);
         let key_len = record.key.map(<[u8]>::len);
-        let value_len = record.value.map(<[u8]>::len);
         // At most: the batch is full (seal, send), no buffer is free (send), then it fits.
         for _ in 0..3 {
             let partitions = self.metadata.topic_at(ti).map_or(0, |t| t.partitions);
@@ -364,10 +416,46 @@ where
             let Region::Open(builder) = &mut slot.region else {
                 continue;
             };
-            let needed =
-                builder.len() + builder.record_len(timestamp, key_len, value_len, record.headers);
-            if needed > batch_size {
-                if builder.is_empty() {
+            let was_empty = builder.is_empty();
+            let appended = match &mut value {
+                Value::Bytes(bytes) => {
+                    let value_len = bytes.map(<[u8]>::len);
+                    let needed = builder.len()
+                        + builder.record_len(timestamp, key_len, value_len, record.headers);
+                    if needed > batch_size {
+                        Err(Full { needed })
+                    } else {
+                        builder
+                            .append(timestamp, record.key, *bytes, record.headers)
+                            .map_err(|error| Error::Encode {
+                                api: ApiKey::Produce,
+                                error,
+                            })?;
+                        Ok(())
+                    }
+                }
+                Value::Writer(write) => {
+                    let payload = InPlace(|out: &mut [u8]| write(out));
+                    match builder.append_with(timestamp, record.key, payload, record.headers) {
+                        Ok(()) => Ok(()),
+                        Err(WithError::Closure(ValueError::DoesNotFit))
+                        | Err(WithError::Encode(EncodeError::BufferTooSmall { .. })) => Err(Full {
+                            needed: builder.len() + builder.remaining() + 1,
+                        }),
+                        Err(WithError::Closure(ValueError::Failed)) => {
+                            return Err(Error::Value { topic, partition });
+                        }
+                        Err(WithError::Encode(error)) => {
+                            return Err(Error::Encode {
+                                api: ApiKey::Produce,
+                                error,
+                            });
+                        }
+                    }
+                }
+            };
+            if let Err(Full { needed }) = appended {
+                if was_empty {
                     return Err(Error::RecordTooLarge {
                         topic,
                         partition,
@@ -379,21 +467,19 @@ where
                 self.flush().await?;
                 continue;
             }
-            builder
-                .append(timestamp, record.key, record.value, record.headers)
-                .map_err(|error| Error::Encode {
-                    api: ApiKey::Produce,
-                    error,
-                })?;
             let index = slot.records;
             slot.records += 1;
-            return Ok(Ticket {
+            let ticket = Ticket {
                 topic,
                 partition,
                 timestamp,
                 batch: slot.batch,
                 index,
-            });
+            };
+            if builder.len() >= batch_size {
+                self.seal(si);
+            }
+            return Ok(ticket);
         }
         Err(Error::RecordTooLarge {
             topic,
@@ -465,8 +551,11 @@ where
         }
         let now = self.clock.now_ms();
         let linger = u64::from(self.config.linger_ms);
-        let due = self.slots.iter().any(|s| {
-            matches!(s.region, Region::Open(_)) && now.saturating_sub(s.opened_ms) >= linger
+        // A full (sealed) batch goes at once; an open one when it has lingered long enough.
+        let due = self.slots.iter().any(|s| match s.region {
+            Region::Sealed(..) => !s.retrying,
+            Region::Open(_) => now.saturating_sub(s.opened_ms) >= linger,
+            _ => false,
         });
         if due {
             self.flush().await?;

@@ -151,6 +151,24 @@ pub enum Error<'t, E> {
     },
 }
 
+impl<E> Error<'_, E> {
+    /// Whether trying again (on a new connection, after a back-off) may succeed, as Kafka's
+    /// client judges it: the network's failures, a broken response stream, and the broker's
+    /// retriable error codes. The caller's mistakes and undecodable responses are final.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Transport { .. }
+            | Self::Closed { .. }
+            | Self::Timeout { .. }
+            | Self::NoBroker { .. }
+            | Self::Frame { .. }
+            | Self::UnresolvedLeader { .. } => true,
+            Self::Broker { code, .. } => code.is_retriable(),
+            _ => false,
+        }
+    }
+}
+
 impl<E: fmt::Debug> fmt::Display for Error<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -587,11 +587,27 @@ where
                     .topic_at(topic)
                     .and_then(|t| t.leader(partition))
                     .unwrap_or(-1);
-                if let Err(e) = self.produce_to(leader, &mut summary).await {
-                    warn!("a Produce request failed");
-                    self.disconnect();
-                    if !self.retry_or_fail(leader, &mut summary) {
-                        return Err(e);
+                match self.produce_to(leader, &mut summary).await {
+                    Ok(()) => {
+                        // Every batch the request carried has an outcome or waits for a retry;
+                        // should one not (a bug), it fails rather than being sent forever.
+                        if let Some(si) = self.slots.iter().position(|s| {
+                            !s.retrying
+                                && s.topic == topic
+                                && s.partition == partition
+                                && matches!(s.region, Region::Sealed(..))
+                        }) {
+                            summary.failed_batches += 1;
+                            self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+                        }
+                    }
+                    Err(e) => {
+                        warn!("a Produce request failed");
+                        self.disconnect();
+                        let retry = e.is_retriable();
+                        if !self.retry_or_fail(leader, retry, &mut summary) {
+                            return Err(e);
+                        }
                     }
                 }
             }
@@ -624,9 +640,9 @@ where
     }
 
     /// After a failed request to `leader`: each batch it carried is marked for another attempt
-    /// if it has retries left, else failed ([`DeliveryError::NoResponse`]). Whether any will be
+    /// if the failure is `retriable` and the batch has retries left, else failed ([`DeliveryError::NoResponse`]). Whether any will be
     /// retried.
-    fn retry_or_fail(&mut self, leader: i32, summary: &mut FlushSummary) -> bool {
+    fn retry_or_fail(&mut self, leader: i32, retriable: bool, summary: &mut FlushSummary) -> bool {
         let mut any = false;
         for si in 0..B {
             if !self.sealed_for(si, leader) {
@@ -636,7 +652,7 @@ where
             let Some(slot) = self.slots.get_mut(si) else {
                 continue;
             };
-            if slot.attempts < retries {
+            if retriable && slot.attempts < retries {
                 slot.attempts += 1;
                 slot.retrying = true;
                 summary.retries += 1;

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use embedded_kafka::partition::{Murmur2, RoundRobin};
 use embedded_kafka::producer::{Acks, Buffers, Config, DeliveryStatus, Producer, Record};
 use embedded_kafka::record::Header;
-use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioTcp};
+use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -49,7 +49,7 @@ async fn run(broker: SocketAddr, topic: &str, acks: Acks) -> Result<(), String> 
     // 1 KiB to receive, 256 B for request headers, 2 batches of 1 KiB: 3.3 KiB in all.
     let mut buffers = Buffers::<1024, 256, 1024, 2>::new();
     let connector = TokioTcp;
-    let mut producer: Producer<'_, _, _, _, _, 1, 2, 8> = Producer::new(
+    let mut producer: Producer<'_, _, _, _, _, 1, 2, 8, _> = Producer::new(
         &connector,
         TokioClock::new(),
         TokioDelay,
@@ -57,7 +57,9 @@ async fn run(broker: SocketAddr, topic: &str, acks: Acks) -> Result<(), String> 
         config,
         &mut buffers,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    // Leaders that advertise host names are resolved with the system resolver.
+    .with_dns(TokioDns);
 
     let readings = [
         ("greenhouse-1", "21.5"),

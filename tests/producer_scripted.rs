@@ -93,6 +93,10 @@ struct State {
     close_on_produce: u32,
     /// The connection closed by the broker.
     closed: Option<u32>,
+    /// What Metadata responses advertise for the one broker (node 0).
+    advertised: Option<(&'static str, i32)>,
+    /// The address of every connection opened.
+    remotes: Vec<SocketAddr>,
     /// Bytes per read.
     read_chunk: usize,
     next_offset: Vec<i64>,
@@ -171,9 +175,10 @@ impl TcpConnect for ScriptedBroker {
     type Error = ErrorKind;
     type Connection<'a> = Conn<'a>;
 
-    async fn connect<'a>(&'a self, _remote: SocketAddr) -> Result<Conn<'a>, ErrorKind> {
+    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Conn<'a>, ErrorKind> {
         let mut s = self.state.borrow_mut();
         s.connections += 1;
+        s.remotes.push(remote);
         s.inbound.clear();
         s.outbound.clear();
         s.held.clear();
@@ -237,10 +242,11 @@ fn answer(s: &mut State, frame: &[u8]) {
             s.metadata_requests += 1;
             let (_, request) = MetadataRequest::decode_request(&frame[4..]).expect("metadata");
             let name = request.topics.expect("topics").get(0).expect("one").name;
+            let (host, port) = s.advertised.unwrap_or(("127.0.0.1", 9092));
             let brokers = [MetadataResponseBroker {
                 node_id: 0,
-                host: "127.0.0.1",
-                port: 9092,
+                host,
+                port,
                 ..Default::default()
             }];
             let parts: Vec<_> = (0..s.partitions)
@@ -594,6 +600,67 @@ fn values_written_in_place_by_a_closure_move_to_a_new_batch_when_full() {
     }
     let expected: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'a' + i; 100]).collect();
     assert_eq!(values, expected);
+}
+
+/// Resolves `broker-0.test` to 10.0.0.7, nothing else.
+struct ScriptedDns;
+impl embedded_nal_async::Dns for ScriptedDns {
+    type Error = ErrorKind;
+    async fn get_host_by_name(
+        &self,
+        host: &str,
+        _addr_type: embedded_nal_async::AddrType,
+    ) -> Result<std::net::IpAddr, ErrorKind> {
+        match host {
+            "broker-0.test" => Ok(std::net::Ipv4Addr::new(10, 0, 0, 7).into()),
+            _ => Err(ErrorKind::NotFound),
+        }
+    }
+    async fn get_host_by_address(
+        &self,
+        _addr: std::net::IpAddr,
+        _result: &mut [u8],
+    ) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::Unsupported)
+    }
+}
+
+#[test]
+fn produce_goes_to_the_leader_by_its_advertised_name_resolved_with_dns() {
+    let broker = ScriptedBroker::new(11, 2);
+    broker.state.borrow_mut().advertised = Some(("broker-0.test", 9093));
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers).with_dns(ScriptedDns);
+    let t = block_on(p.send("readings", Record::new(b"v").partition(1))).expect("send");
+    let d = block_on(p.wait(&t)).expect("flush").expect("delivered");
+    assert_eq!((d.partition, d.offset), (1, Some(0)));
+    let leader: SocketAddr = "10.0.0.7:9093".parse().expect("address");
+    assert_eq!(p.metadata().broker(0), Some(Some(leader)));
+    assert_eq!(broker.state.borrow().remotes, [SERVERS[0], leader]);
+
+    // Without a resolver the leader cannot be reached, and the error says which.
+    let broker = ScriptedBroker::new(11, 2);
+    broker.state.borrow_mut().advertised = Some(("broker-0.test", 9093));
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).batch_size(512).retries(0);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    let e = block_on(p.flush()).expect_err("no route to the leader");
+    assert!(matches!(e, Error::UnresolvedLeader { node_id: 0 }), "{e:?}");
+    assert_eq!(
+        p.delivery(&t),
+        DeliveryStatus::Failed(DeliveryError::NoResponse {
+            partition: t.partition
+        })
+    );
 }
 
 #[test]

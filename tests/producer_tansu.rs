@@ -12,12 +12,21 @@ use common::broker::Broker;
 use embedded_kafka::partition::{DefaultPartitioner, Murmur2, Sticky, partition_for_key};
 use embedded_kafka::producer::{Acks, Buffers, Config, DeliveryStatus, Producer, Record, Ticket};
 use embedded_kafka::record::Header;
-use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioTcp};
+use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
 
 const PARTITIONS: u32 = 3;
 
-type TestProducer<'a> =
-    Producer<'a, TokioTcp, TokioClock, TokioDelay, DefaultPartitioner<XorShift64>, 2, 3, 64>;
+type TestProducer<'a> = Producer<
+    'a,
+    TokioTcp,
+    TokioClock,
+    TokioDelay,
+    DefaultPartitioner<XorShift64>,
+    2,
+    3,
+    64,
+    TokioDns,
+>;
 
 /// What was sent, as the consumer should see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +139,8 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
         config,
         &mut buffers,
     )
-    .expect("valid configuration");
+    .expect("valid configuration")
+    .with_dns(TokioDns);
 
     let mut sent: Vec<(Ticket<'_>, Expected)> = Vec::new();
     for i in 0..n {

@@ -97,6 +97,18 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
             .map(|b| b.addr)
     }
 
+    /// Sets the address of broker `node_id` (resolved from its host name).
+    pub(crate) fn set_broker_addr(&mut self, node_id: i32, addr: SocketAddr) {
+        if let Some(b) = self
+            .brokers
+            .iter_mut()
+            .flatten()
+            .find(|b| b.node_id == node_id)
+        {
+            b.addr = Some(addr);
+        }
+    }
+
     /// Takes `topic` and the brokers from a Metadata response.
     pub(crate) fn update(
         &mut self,

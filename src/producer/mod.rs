@@ -22,7 +22,7 @@
 //! again, up to `retries` times.
 //!
 //! Not yet here (see issue #5): pipelining (more than 1 request in flight), idempotence,
-//! connections to several leaders at once, host names (`Dns`), metadata refresh by age,
+//! connections to several leaders at once, bootstrap servers by host name, metadata refresh by age,
 //! delivery timeout, back-off jitter, a delivery callback.
 #![allow(async_fn_in_trait)]
 
@@ -40,6 +40,36 @@ pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, Topic
 pub use producer::{
     Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket, ValueError,
 };
+
+/// The resolver of a producer without one: every lookup fails. Brokers must then be given,
+/// and advertise themselves, by IP address.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDns;
+
+/// [`NoDns`]'s only answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NoResolver;
+
+impl embedded_nal_async::Dns for NoDns {
+    type Error = NoResolver;
+
+    async fn get_host_by_name(
+        &self,
+        _host: &str,
+        _addr_type: embedded_nal_async::AddrType,
+    ) -> Result<core::net::IpAddr, NoResolver> {
+        Err(NoResolver)
+    }
+
+    async fn get_host_by_address(
+        &self,
+        _addr: core::net::IpAddr,
+        _result: &mut [u8],
+    ) -> Result<usize, NoResolver> {
+        Err(NoResolver)
+    }
+}
 
 /// Time for linger and timeouts, and optionally for record timestamps.
 pub trait Clock {

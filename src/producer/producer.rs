@@ -3,11 +3,11 @@
 
 use core::net::SocketAddr;
 
-use embedded_nal_async::TcpConnect;
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
 
 use super::connection::{Connection, with_timeout};
 use super::metadata::{MetadataCache, UpdateError};
-use super::{Acks, Clock, Config, ConfigError, Delay, DeliveryError, Error};
+use super::{Acks, Clock, Config, ConfigError, Delay, DeliveryError, Error, NoDns};
 use crate::partition::{Partitioner, choose_partition};
 use crate::protocol::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, Array, CorrelationIds, ErrorCode, FrameReader,
@@ -246,8 +246,10 @@ pub struct Producer<
     const T: usize,
     const B: usize,
     const R: usize,
+    N: Dns = NoDns,
 > {
     connector: &'a C,
+    dns: N,
     clock: K,
     delay: D,
     partitioner: P,
@@ -269,7 +271,7 @@ pub struct Producer<
 type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize>
-    Producer<'a, C, K, D, P, T, B, R>
+    Producer<'a, C, K, D, P, T, B, R, NoDns>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -306,6 +308,7 @@ where
         });
         Ok(Self {
             connector,
+            dns: NoDns,
             clock,
             delay,
             partitioner,
@@ -323,6 +326,42 @@ where
             strays: 0,
             produce_requests: 0,
         })
+    }
+}
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
+    Producer<'a, C, K, D, P, T, B, R, N>
+where
+    C: TcpConnect + 'a,
+    K: Clock,
+    D: Delay,
+    P: Partitioner,
+    N: Dns,
+{
+    /// The same producer, resolving brokers' host names (from Metadata responses) with `dns`.
+    /// Without one, a leader known only by name cannot be reached
+    /// ([`Error::UnresolvedLeader`]).
+    pub fn with_dns<N2: Dns>(self, dns: N2) -> Producer<'a, C, K, D, P, T, B, R, N2> {
+        Producer {
+            connector: self.connector,
+            dns,
+            clock: self.clock,
+            delay: self.delay,
+            partitioner: self.partitioner,
+            config: self.config,
+            batch_size: self.batch_size,
+            conn: self.conn,
+            reader: self.reader,
+            tx: self.tx,
+            ids: self.ids,
+            metadata: self.metadata,
+            slots: self.slots,
+            outcomes: self.outcomes,
+            next_outcome: self.next_outcome,
+            next_batch: self.next_batch,
+            strays: self.strays,
+            produce_requests: self.produce_requests,
+        }
     }
 
     /// The configuration in use.
@@ -816,7 +855,26 @@ where
             .frame()
             .map(|frame| MetadataRequest::decode_response(frame, version));
         let updated = match decoded {
-            Some(Ok((_, response))) => Ok(self.metadata.update(topic, &response)),
+            Some(Ok((_, response))) => {
+                let updated = self.metadata.update(topic, &response);
+                // Brokers known by name only: resolve them now, while their names are in the
+                // receive buffer (the cache keeps addresses, not names).
+                for b in response.brokers.iter() {
+                    if self.metadata.broker(b.node_id) != Some(None) {
+                        continue;
+                    }
+                    match self.dns.get_host_by_name(b.host, AddrType::Either).await {
+                        Ok(ip) => {
+                            if let Ok(port) = u16::try_from(b.port) {
+                                self.metadata
+                                    .set_broker_addr(b.node_id, SocketAddr::new(ip, port));
+                            }
+                        }
+                        Err(_) => warn!("a broker's host name could not be resolved"),
+                    }
+                }
+                Ok(updated)
+            }
             Some(Err(error)) => Err(Error::Decode {
                 api: ApiKey::Metadata,
                 error,

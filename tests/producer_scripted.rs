@@ -664,6 +664,43 @@ fn produce_goes_to_the_leader_by_its_advertised_name_resolved_with_dns() {
 }
 
 #[test]
+fn bootstrap_servers_by_name_and_metadata_refreshed_by_age() {
+    let broker = ScriptedBroker::new(11, 2);
+    broker.state.borrow_mut().advertised = Some(("broker-0.test", 9092));
+    let hosts = [("nowhere.test", 9092), ("broker-0.test", 9092)];
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&[])
+        .bootstrap_hosts(&hosts)
+        .batch_size(512)
+        .metadata_max_age_ms(0);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid")
+    .with_dns(ScriptedDns);
+    for _ in 0..3 {
+        block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    }
+    block_on(p.flush()).expect("flush");
+    let s = broker.state.borrow();
+    let leader: SocketAddr = "10.0.0.7:9092".parse().expect("address");
+    assert_eq!(
+        s.remotes,
+        [leader],
+        "the name that resolves; one connection"
+    );
+    assert_eq!(
+        s.metadata_requests, 3,
+        "metadata.max.age.ms = 0: fetched for every send"
+    );
+}
+
+#[test]
 fn configuration_is_checked_up_front() {
     let broker = ScriptedBroker::new(11, 1);
     let mut buffers = Buffers::<2048, 512, 512, 4>::new();

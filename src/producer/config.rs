@@ -69,8 +69,11 @@ pub const MAX_CLIENT_ID_LEN: usize = 255;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config<'a> {
-    /// `bootstrap.servers`.
+    /// `bootstrap.servers` given as addresses.
     pub bootstrap_servers: &'a [SocketAddr],
+    /// `bootstrap.servers` given as host names and ports, resolved with the producer's
+    /// resolver and tried after [`bootstrap_servers`](Self::bootstrap_servers).
+    pub bootstrap_hosts: &'a [(&'a str, u16)],
     /// `client.id`.
     pub client_id: &'a str,
     /// `acks`.
@@ -89,6 +92,8 @@ pub struct Config<'a> {
     pub retry_backoff_ms: u32,
     /// `retry.backoff.max.ms`.
     pub retry_backoff_max_ms: u32,
+    /// `metadata.max.age.ms`.
+    pub metadata_max_age_ms: u32,
 }
 
 impl<'a> Config<'a> {
@@ -98,6 +103,7 @@ impl<'a> Config<'a> {
     pub const fn new(bootstrap_servers: &'a [SocketAddr]) -> Self {
         Self {
             bootstrap_servers,
+            bootstrap_hosts: &[],
             client_id: "embedded-kafka",
             acks: Acks::All,
             request_timeout_ms: 30_000,
@@ -107,7 +113,24 @@ impl<'a> Config<'a> {
             retries: 5,
             retry_backoff_ms: 100,
             retry_backoff_max_ms: 1_000,
+            metadata_max_age_ms: 300_000,
         }
+    }
+
+    /// More `bootstrap.servers`, by host name and port (needs a resolver:
+    /// [`Producer::with_dns`](super::Producer::with_dns)).
+    #[must_use]
+    pub const fn bootstrap_hosts(mut self, hosts: &'a [(&'a str, u16)]) -> Self {
+        self.bootstrap_hosts = hosts;
+        self
+    }
+
+    /// `metadata.max.age.ms`: a topic's metadata older than this is fetched again before
+    /// the next record is sent to it.
+    #[must_use]
+    pub const fn metadata_max_age_ms(mut self, ms: u32) -> Self {
+        self.metadata_max_age_ms = ms;
+        self
     }
 
     /// `client.id`: names this producer in the broker's logs and quotas.
@@ -189,7 +212,7 @@ impl<'a> Config<'a> {
 
     /// Checks every setting, returning the first that is unusable.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.bootstrap_servers.is_empty() {
+        if self.bootstrap_servers.is_empty() && self.bootstrap_hosts.is_empty() {
             return Err(ConfigError::NoBootstrapServers);
         }
         if self.client_id.len() > MAX_CLIENT_ID_LEN {

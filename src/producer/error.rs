@@ -103,7 +103,13 @@ pub enum Error<'t, E> {
         /// The topic.
         topic: &'t str,
     },
-    /// A partition leader's address is a host name, and no resolver is wired in yet.
+    /// A bootstrap server's host name could not be resolved.
+    UnresolvedHost {
+        /// The host name.
+        host: &'t str,
+    },
+    /// A partition leader's address is a host name that could not be resolved (or the
+    /// producer has no resolver: [`Producer::with_dns`](super::Producer::with_dns)).
     UnresolvedLeader {
         /// The leader's node id.
         node_id: i32,
@@ -162,6 +168,7 @@ impl<E> Error<'_, E> {
             | Self::Timeout { .. }
             | Self::NoBroker { .. }
             | Self::Frame { .. }
+            | Self::UnresolvedHost { .. }
             | Self::UnresolvedLeader { .. } => true,
             Self::Broker { code, .. } => code.is_retriable(),
             _ => false,
@@ -211,9 +218,10 @@ impl<E: fmt::Debug> fmt::Display for Error<'_, E> {
                 write!(f, ": {code}")
             }
             Self::UnknownTopic { topic } => write!(f, "topic {topic} is not in the metadata"),
+            Self::UnresolvedHost { host } => write!(f, "cannot resolve bootstrap server {host}"),
             Self::UnresolvedLeader { node_id } => write!(
                 f,
-                "the address of broker {node_id} is a host name and no resolver is configured"
+                "the address of broker {node_id} is a host name that could not be resolved"
             ),
             Self::Partition { topic, error } => write!(f, "topic {topic}: {error}"),
             Self::TooManyPartitions {

@@ -22,6 +22,8 @@ pub struct TopicMetadata<'t> {
     /// Each partition's leader (node id; -1 when it has none), for the first
     /// `partitions` entries.
     pub leaders: [i32; MAX_PARTITIONS],
+    /// When it was fetched, on the producer's monotonic clock.
+    pub fetched_ms: u64,
 }
 
 impl TopicMetadata<'_> {
@@ -114,6 +116,7 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
         &mut self,
         topic: &'t str,
         response: &MetadataResponse<'_>,
+        now_ms: u64,
     ) -> Result<usize, UpdateError> {
         for (slot, b) in self.brokers.iter_mut().zip(response.brokers.iter()) {
             let addr = b
@@ -154,6 +157,7 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
             name: topic,
             partitions,
             leaders,
+            fetched_ms: now_ms,
         };
         let index = match self.topic(topic) {
             Some((i, _)) => i,

@@ -815,8 +815,21 @@ where
 
     /// Index of `topic` in the metadata cache, fetching its metadata on first use.
     async fn topic_index(&mut self, topic: &'a str) -> Res<'a, usize, C> {
-        if let Some((i, _)) = self.metadata.topic(topic) {
-            return Ok(i);
+        let cached = self.metadata.topic(topic).map(|(i, t)| (i, t.fetched_ms));
+        if let Some((i, fetched)) = cached {
+            let age = self.clock.now_ms().saturating_sub(fetched);
+            if age < u64::from(self.config.metadata_max_age_ms) {
+                return Ok(i);
+            }
+            // Too old: fetch it again, and carry on with what is known if that fails.
+            return match self.fetch_metadata(topic).await {
+                Ok(i) => Ok(i),
+                Err(e) if e.is_retriable() => {
+                    warn!("refreshing a topic's metadata failed; the cached one is used");
+                    Ok(i)
+                }
+                Err(e) => Err(e),
+            };
         }
         let mut attempt = 0;
         loop {
@@ -856,7 +869,7 @@ where
             .map(|frame| MetadataRequest::decode_response(frame, version));
         let updated = match decoded {
             Some(Ok((_, response))) => {
-                let updated = self.metadata.update(topic, &response);
+                let updated = self.metadata.update(topic, &response, self.clock.now_ms());
                 // Brokers known by name only: resolve them now, while their names are in the
                 // receive buffer (the cache keeps addresses, not names).
                 for b in response.brokers.iter() {
@@ -943,6 +956,26 @@ where
         };
         for &candidate in candidates {
             match self.open(candidate).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    warn!("a broker could not be used");
+                    self.disconnect();
+                    last = e;
+                }
+            }
+        }
+        if addr.is_some() {
+            return Err(last);
+        }
+        for &(host, port) in self.config.bootstrap_hosts {
+            let ip = match self.dns.get_host_by_name(host, AddrType::Either).await {
+                Ok(ip) => ip,
+                Err(_) => {
+                    last = Error::UnresolvedHost { host };
+                    continue;
+                }
+            };
+            match self.open(SocketAddr::new(ip, port)).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     warn!("a broker could not be used");

@@ -41,10 +41,11 @@ fn block_on<F: Future>(f: F) -> F::Output {
     panic!("the producer waits for something the scripted broker will never send");
 }
 
+/// Time stands still but for the back-offs the producer waits (see [`NeverDelay`]).
 struct NoClock;
 impl Clock for NoClock {
     fn now_ms(&self) -> u64 {
-        0
+        BACKOFFS.with(|b| b.borrow().iter().map(|&ms| u64::from(ms)).sum())
     }
 }
 
@@ -697,6 +698,55 @@ fn bootstrap_servers_by_name_and_metadata_refreshed_by_age() {
     assert_eq!(
         s.metadata_requests, 3,
         "metadata.max.age.ms = 0: fetched for every send"
+    );
+}
+
+#[test]
+fn retries_stop_at_the_delivery_timeout_with_the_last_error() {
+    let broker = ScriptedBroker::new(11, 1);
+    {
+        let mut s = broker.state.borrow_mut();
+        s.produce_error = ErrorCode::NotEnoughReplicas.code();
+        s.fail_first = u32::MAX;
+    }
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .batch_size(512)
+        .retries(1_000)
+        .request_timeout_ms(5_000)
+        .linger_ms(0)
+        .delivery_timeout_ms(10_000);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    // Back-offs 100, 200, 400, 800, then 1000 each, while they end before 10 s.
+    let waited: u32 = BACKOFFS.with(|b| b.borrow().iter().sum());
+    assert!(waited < 10_000, "{waited}");
+    assert_eq!(
+        (summary.retries, summary.failed_batches),
+        (12, 1),
+        "{summary:?}"
+    );
+    assert_eq!(
+        p.delivery(&t),
+        DeliveryStatus::Failed(DeliveryError::Broker {
+            code: ErrorCode::NotEnoughReplicas,
+            partition: 0
+        })
+    );
+    assert!(
+        Config::new(&SERVERS)
+            .delivery_timeout_ms(1_000)
+            .validate()
+            .is_err()
     );
 }
 

@@ -94,6 +94,8 @@ pub struct Config<'a> {
     pub retry_backoff_max_ms: u32,
     /// `metadata.max.age.ms`.
     pub metadata_max_age_ms: u32,
+    /// `delivery.timeout.ms`.
+    pub delivery_timeout_ms: u32,
 }
 
 impl<'a> Config<'a> {
@@ -114,7 +116,17 @@ impl<'a> Config<'a> {
             retry_backoff_ms: 100,
             retry_backoff_max_ms: 1_000,
             metadata_max_age_ms: 300_000,
+            delivery_timeout_ms: 120_000,
         }
+    }
+
+    /// `delivery.timeout.ms`: no retry starts once a batch is this old (counted from its
+    /// first record); it then fails with its last error. At least `linger.ms` +
+    /// `request.timeout.ms`, as in Kafka.
+    #[must_use]
+    pub const fn delivery_timeout_ms(mut self, ms: u32) -> Self {
+        self.delivery_timeout_ms = ms;
+        self
     }
 
     /// More `bootstrap.servers`, by host name and port (needs a resolver:
@@ -232,6 +244,13 @@ impl<'a> Config<'a> {
                 min: crate::record::BATCH_HEADER_LEN + 8,
             });
         }
+        let least = u64::from(self.linger_ms) + u64::from(self.request_timeout_ms);
+        if u64::from(self.delivery_timeout_ms) < least {
+            return Err(ConfigError::DeliveryTimeout {
+                ms: self.delivery_timeout_ms,
+                least,
+            });
+        }
         if self.max_in_flight == 0 || self.max_in_flight > MAX_IN_FLIGHT_SUPPORTED {
             return Err(ConfigError::MaxInFlight {
                 found: self.max_in_flight,
@@ -274,6 +293,13 @@ pub enum ConfigError {
         /// The size of one batch buffer.
         buffer: usize,
     },
+    /// `delivery.timeout.ms` is shorter than `linger.ms` + `request.timeout.ms`.
+    DeliveryTimeout {
+        /// The value given.
+        ms: u32,
+        /// `linger.ms` + `request.timeout.ms`.
+        least: u64,
+    },
     /// `max.in.flight.requests.per.connection` is 0 or more than this version implements.
     MaxInFlight {
         /// The value given.
@@ -304,6 +330,10 @@ impl fmt::Display for ConfigError {
             Self::BatchSizeTooLarge { batch_size, buffer } => write!(
                 f,
                 "batch.size = {batch_size}: larger than the {buffer}-byte batch buffers"
+            ),
+            Self::DeliveryTimeout { ms, least } => write!(
+                f,
+                "delivery.timeout.ms = {ms}: must be at least linger.ms + request.timeout.ms = {least}"
             ),
             Self::MaxInFlight { found, max } => write!(
                 f,

@@ -687,11 +687,11 @@ where
             if !self.sealed_for(si, leader) {
                 continue;
             }
-            let retries = self.config.retries;
+            let may_retry = self.may_retry(si);
             let Some(slot) = self.slots.get_mut(si) else {
                 continue;
             };
-            if retriable && slot.attempts < retries {
+            if retriable && may_retry {
                 slot.attempts += 1;
                 slot.retrying = true;
                 summary.retries += 1;
@@ -774,6 +774,17 @@ where
         {
             self.partitioner.on_batch_closed(t.name, slot.partition, n);
         }
+    }
+
+    /// Whether slot `si`'s batch may be sent again: retries left (`retries`) and time left
+    /// (`delivery.timeout.ms`, counted from its first record, the back-off included).
+    fn may_retry(&self, si: usize) -> bool {
+        self.slots.get(si).is_some_and(|s| {
+            let age = self.clock.now_ms().saturating_sub(s.opened_ms);
+            let backoff = u64::from(self.config.backoff_ms(s.attempts + 1));
+            s.attempts < self.config.retries
+                && age.saturating_add(backoff) < u64::from(self.config.delivery_timeout_ms)
+        })
     }
 
     fn sealed_for(&self, si: usize, leader: i32) -> bool {
@@ -1297,16 +1308,16 @@ where
             api: ApiKey::Produce,
             error,
         })?;
-        let retries = self.config.retries;
         for (k, &(_, si)) in cuts.iter().take(n_cuts).enumerate() {
             let result = results
                 .get(k)
                 .copied()
                 .unwrap_or(Err(DeliveryError::NoResponse { partition: 0 }));
+            let may_retry = self.may_retry(si);
             if let Err(DeliveryError::Broker { code, .. }) = result
                 && code.is_retriable()
+                && may_retry
                 && let Some(slot) = self.slots.get_mut(si)
-                && slot.attempts < retries
             {
                 // Kept sealed, same bytes: sent again after back-off and a metadata refresh.
                 slot.attempts += 1;

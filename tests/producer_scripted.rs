@@ -402,6 +402,15 @@ fn every_produce_version_is_streamed_byte_for_byte_and_offsets_follow() {
             assert_eq!(d.offset, Some(next[t.partition as usize]), "v{version}");
             next[t.partition as usize] += 1;
         }
+        let mut reports = Vec::new();
+        p.take_reports(|r| reports.push(*r));
+        let mut first = [None; 3];
+        for r in &reports {
+            first[r.partition as usize].get_or_insert(r.result);
+        }
+        assert_eq!(first, [Some(Ok(Some(0))); 3], "v{version}: {reports:?}");
+        assert_eq!(reports.iter().map(|r| r.records).sum::<u32>(), 40);
+        p.take_reports(|r| panic!("reported twice: {r:?}"));
         let s = broker.state.borrow();
         assert!(
             s.produced

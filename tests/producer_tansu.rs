@@ -189,6 +189,18 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
     assert_eq!(summary.failed_batches, 0);
     let requests = producer.produce_requests();
 
+    // The report style agrees: every record in exactly one delivered batch.
+    let mut reported = 0;
+    producer.take_reports(|r| {
+        assert_eq!(r.topic, topic);
+        match r.result {
+            Ok(base) => assert_eq!(base.is_none(), acks == Acks::None),
+            Err(e) => panic!("batch failed: {e}"),
+        }
+        reported += r.records as usize;
+    });
+    assert_eq!((reported, producer.reports_dropped()), (n, 0));
+
     let mut expected = Vec::new();
     for (ticket, mut e) in sent {
         match producer.delivery(&ticket) {

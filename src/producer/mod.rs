@@ -22,8 +22,7 @@
 //! again, up to `retries` times.
 //!
 //! Not yet here (see issue #5): pipelining (more than 1 request in flight), idempotence,
-//! connections to several leaders at once, bootstrap servers by host name, metadata refresh by age,
-//! delivery timeout, back-off jitter, a delivery callback.
+//! connections to several leaders at once, back-off jitter.
 #![allow(async_fn_in_trait)]
 
 mod config;
@@ -38,7 +37,8 @@ pub use connection::MAX_IN_FLIGHT;
 pub use error::{DeliveryError, Error, Io};
 pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, TopicMetadata};
 pub use producer::{
-    Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket, ValueError,
+    BatchReport, Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket,
+    ValueError,
 };
 
 /// The resolver of a producer without one: every lookup fails. Brokers must then be given,

@@ -219,10 +219,32 @@ struct Slot<'a> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Outcome {
+struct Outcome<'t> {
     batch: u32,
+    topic: &'t str,
+    partition: u32,
+    records: u32,
     /// `(base offset, log append time)`, `None` for acks=0.
     result: Result<Option<(i64, i64)>, DeliveryError>,
+    /// Whether [`Producer::take_reports`] has handed it out.
+    reported: bool,
+}
+
+/// The outcome of one batch, for the report style of delivery
+/// ([`Producer::take_reports`]): its records are `base_offset`, `base_offset + 1`, … in the
+/// order they were sent to this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchReport<'t> {
+    /// The topic.
+    pub topic: &'t str,
+    /// The partition.
+    pub partition: u32,
+    /// Records in the batch.
+    pub records: u32,
+    /// The first record's offset (`None` with acks=0), or why the batch was not delivered.
+    pub result: Result<Option<i64>, DeliveryError>,
+    /// The broker's append time if the topic uses `LogAppendTime`, else -1.
+    pub log_append_time_ms: i64,
 }
 
 /// An async Kafka producer over any `embedded-nal-async` connector `C`, with a monotonic
@@ -261,11 +283,12 @@ pub struct Producer<
     ids: CorrelationIds,
     metadata: MetadataCache<'a, T>,
     slots: [Slot<'a>; B],
-    outcomes: [Option<Outcome>; R],
+    outcomes: [Option<Outcome<'a>>; R],
     next_outcome: usize,
     next_batch: u32,
     strays: u32,
     produce_requests: u32,
+    reports_dropped: u32,
 }
 
 type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -325,6 +348,7 @@ where
             next_batch: 0,
             strays: 0,
             produce_requests: 0,
+            reports_dropped: 0,
         })
     }
 }
@@ -361,6 +385,7 @@ where
             next_batch: self.next_batch,
             strays: self.strays,
             produce_requests: self.produce_requests,
+            reports_dropped: self.reports_dropped,
         }
     }
 
@@ -576,6 +601,41 @@ where
                 partition: ticket.partition,
             }),
         })
+    }
+
+    /// The report style of delivery (the Java client's callbacks): calls `report` once for
+    /// each batch that got its outcome since the last call, oldest first.
+    ///
+    /// The producer remembers the last `R` outcomes; call this at least every `R` batches
+    /// (after each [`flush`](Self::flush), say), or older reports are overwritten unseen
+    /// ([`reports_dropped`](Self::reports_dropped) counts them).
+    pub fn take_reports(&mut self, mut report: impl FnMut(&BatchReport<'a>)) {
+        let start = self.next_outcome;
+        for k in 0..R {
+            let at = (start + k) % R;
+            let Some(Some(o)) = self.outcomes.get_mut(at) else {
+                continue;
+            };
+            if o.reported {
+                continue;
+            }
+            o.reported = true;
+            report(&BatchReport {
+                topic: o.topic,
+                partition: o.partition,
+                records: o.records,
+                result: o.result.map(|r| r.map(|(base, _)| base)),
+                log_append_time_ms: match o.result {
+                    Ok(Some((_, t))) => t,
+                    _ => -1,
+                },
+            });
+        }
+    }
+
+    /// Batch reports overwritten before [`take_reports`](Self::take_reports) handed them out.
+    pub fn reports_dropped(&self) -> u32 {
+        self.reports_dropped
     }
 
     /// Sends batches whose `linger.ms` has passed, and drains what the broker sent unasked
@@ -814,11 +874,19 @@ where
         if R == 0 {
             return;
         }
+        let topic = self.metadata.topic_at(slot.topic).map_or("", |t| t.name);
         let at = self.next_outcome % R;
         if let Some(o) = self.outcomes.get_mut(at) {
+            if o.is_some_and(|o| !o.reported) {
+                self.reports_dropped = self.reports_dropped.wrapping_add(1);
+            }
             *o = Some(Outcome {
                 batch: slot.batch,
+                topic,
+                partition: slot.partition,
+                records: slot.records,
                 result,
+                reported: false,
             });
         }
         self.next_outcome = (at + 1) % R;

@@ -32,7 +32,9 @@ type TestProducer<'a> = Producer<
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Expected {
     key: Option<Vec<u8>>,
-    value: Vec<u8>,
+    value: Option<Vec<u8>>,
+    /// Whether the partition was chosen by the caller.
+    explicit: bool,
     headers: Vec<(String, Vec<u8>)>,
     timestamp: i64,
     partition: u32,
@@ -46,7 +48,7 @@ struct Consumed {
     offset: i64,
     timestamp: i64,
     key: Option<Vec<u8>>,
-    value: Vec<u8>,
+    value: Option<Vec<u8>>,
     headers: Vec<(String, Vec<u8>)>,
 }
 
@@ -86,32 +88,36 @@ fn consume(broker: &Broker, topic: &str, expected: usize) -> Vec<Consumed> {
                 offset: f[1].parse().expect("offset"),
                 timestamp: f[2].parse().expect("timestamp"),
                 key: unhex_field(f[3]),
-                value: unhex_field(f[4]).expect("non-null value"),
+                value: unhex_field(f[4]),
                 headers,
             }
         })
         .collect()
 }
 
-/// Key, value, headers and timestamp of a record.
+/// Key, value, headers, timestamp and explicit partition of a record.
 type Parts = (
     Option<Vec<u8>>,
-    Vec<u8>,
+    Option<Vec<u8>>,
     Vec<(String, Vec<u8>)>,
     Option<i64>,
+    Option<u32>,
 );
 
 /// Record `i` of a run: every third keyless, the others keyed by one of 7 keys; every record
-/// carries two headers; every fifth an explicit timestamp (the others take the wall clock's).
+/// carries two headers (`seq` identifies it); every fifth an explicit timestamp (the others take
+/// the wall clock's); every eleventh a null value; every thirteenth an explicit partition.
 fn record_parts(run: &str, i: usize) -> Parts {
     let key = (!i.is_multiple_of(3)).then(|| format!("sensor-{}", i % 7).into_bytes());
-    let value = format!("{run}-reading-{i}:{}", 20.0 + i as f64 / 10.0).into_bytes();
+    let value = (!i.is_multiple_of(11))
+        .then(|| format!("{run}-reading-{i}:{}", 20.0 + i as f64 / 10.0).into_bytes());
     let headers = vec![
         ("seq".to_owned(), i.to_string().into_bytes()),
         ("run".to_owned(), run.as_bytes().to_vec()),
     ];
     let timestamp = i.is_multiple_of(5).then_some(1_700_000_000_000 + i as i64);
-    (key, value, headers, timestamp)
+    let partition = i.is_multiple_of(13).then_some((i / 13) as u32 % PARTITIONS);
+    (key, value, headers, timestamp, partition)
 }
 
 struct Run {
@@ -144,9 +150,13 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
 
     let mut sent: Vec<(Ticket<'_>, Expected)> = Vec::new();
     for i in 0..n {
-        let (key, value, headers, timestamp) = record_parts(run, i);
+        let (key, value, headers, timestamp, partition) = record_parts(run, i);
         let hs: Vec<Header<'_>> = headers.iter().map(|(k, v)| Header::new(k, v)).collect();
-        let mut record = Record::new(&value).headers(&hs);
+        let mut record = Record::default().headers(&hs);
+        record.value = value.as_deref();
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
         if let Some(k) = &key {
             record = record.key(k);
         }
@@ -157,12 +167,16 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
             .send(topic, record)
             .await
             .unwrap_or_else(|e| panic!("send {i}: {e}"));
-        if let Some(k) = &key {
-            assert_eq!(
-                ticket.partition,
-                partition_for_key(k, PARTITIONS),
-                "record {i}"
-            );
+        match (&key, partition) {
+            (_, Some(p)) => assert_eq!(ticket.partition, p, "record {i}"),
+            (Some(k), None) => {
+                assert_eq!(
+                    ticket.partition,
+                    partition_for_key(k, PARTITIONS),
+                    "record {i}"
+                )
+            }
+            (None, None) => {}
         }
         if let Some(t) = timestamp {
             assert_eq!(ticket.timestamp, t);
@@ -174,6 +188,7 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
             Expected {
                 key,
                 value,
+                explicit: partition.is_some(),
                 headers,
                 timestamp: ticket.timestamp,
                 partition: ticket.partition,
@@ -213,7 +228,7 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
                     e.offset = Some(d.offset.expect("acks≠0 reports an offset"));
                 }
             }
-            other => panic!("record {:?}: {other:?}", e.value),
+            other => panic!("record {:?}: {other:?}", e.headers),
         }
         expected.push(e);
     }
@@ -249,29 +264,29 @@ fn check(broker: &Broker, topic: &str, acks: Acks, n: usize) {
         "every record read back once (acks {acks:?})"
     );
 
-    let mut by_value: HashMap<Vec<u8>, Consumed> = HashMap::new();
+    // Records are identified by their `seq` header (values may be null).
+    let seq = |headers: &[(String, Vec<u8>)]| headers.first().map(|(_, v)| v.clone());
+    let mut by_seq: HashMap<Option<Vec<u8>>, Consumed> = HashMap::new();
     for c in consumed {
-        let dup = by_value.insert(c.value.clone(), c);
+        let dup = by_seq.insert(seq(&c.headers), c);
         assert!(dup.is_none(), "a record read twice: {dup:?}");
     }
     let mut keyed = 0;
     for e in &run.expected {
-        let c = by_value.get(&e.value).unwrap_or_else(|| {
-            panic!(
-                "record {:?} not read back",
-                String::from_utf8_lossy(&e.value)
-            )
-        });
+        let c = by_seq
+            .get(&seq(&e.headers))
+            .unwrap_or_else(|| panic!("record {:?} not read back", e.headers));
+        assert_eq!(c.value, e.value);
         assert_eq!(c.key, e.key);
         assert_eq!(c.headers, e.headers);
         assert_eq!(c.timestamp, e.timestamp);
-        assert_eq!(c.partition, e.partition, "partition of {:?}", e.value);
-        if let Some(k) = &e.key {
+        assert_eq!(c.partition, e.partition, "partition of {:?}", e.headers);
+        if let Some(k) = e.key.as_ref().filter(|_| !e.explicit) {
             assert_eq!(c.partition, partition_for_key(k, PARTITIONS));
             keyed += 1;
         }
         if let Some(offset) = e.offset {
-            assert_eq!(c.offset, offset, "offset of {:?}", e.value);
+            assert_eq!(c.offset, offset, "offset of {:?}", e.headers);
         }
     }
     let spread: Vec<usize> = (0..PARTITIONS)

@@ -332,6 +332,54 @@ fn acks_0_every_record_read_back_and_stray_answers_drained() {
 }
 
 #[test]
+fn a_1_mib_value_is_delivered_and_read_back() {
+    const VALUE: usize = 1 << 20;
+    let broker = Broker::shared();
+    broker.create_topic("e2e-big", PARTITIONS);
+    let addr = broker.addr();
+    // 2 MiB of batch buffer: a thread with a stack to hold the buffers.
+    let (offset, value) = std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let value: Vec<u8> = (0..VALUE).map(|i| (i * 7 % 251) as u8).collect();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let offset = rt.block_on(async {
+                let servers = [addr];
+                let config = Config::new(&servers).batch_size(VALUE + 4096);
+                let mut buffers = Box::new(Buffers::<4096, 512, { VALUE + 4096 }, 1>::new());
+                let mut producer: Producer<'_, _, _, _, _, 1, 1, 4> = Producer::new(
+                    &TokioTcp,
+                    TokioClock::new(),
+                    TokioDelay,
+                    Murmur2::new(Sticky::new(XorShift64::new(3))),
+                    config,
+                    &mut buffers,
+                )
+                .expect("valid");
+                let record = Record::new(&value).key(b"big").partition(2);
+                let ticket = producer.send("e2e-big", record).await.expect("send");
+                let delivery = producer
+                    .wait(&ticket)
+                    .await
+                    .expect("flush")
+                    .expect("delivered");
+                delivery.offset.expect("acks=all: an offset")
+            });
+            (offset, value)
+        })
+        .expect("thread")
+        .join()
+        .expect("producer thread");
+    let consumed = consume(&broker, "e2e-big", 1);
+    assert_eq!(consumed.len(), 1);
+    assert_eq!((consumed[0].partition, consumed[0].offset), (2, offset));
+    assert_eq!(consumed[0].value.as_deref(), Some(&value[..]));
+}
+
+#[test]
 fn ram_of_a_small_configuration() {
     type Small<'a> =
         Producer<'a, TokioTcp, TokioClock, TokioDelay, DefaultPartitioner<XorShift64>, 1, 2, 8>;

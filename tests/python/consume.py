@@ -29,6 +29,8 @@ def main():
         group_id=None,
         check_crcs=True,
         consumer_timeout_ms=20000,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
     )
     partitions = consumer.partitions_for_topic(topic) or set()
     consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])

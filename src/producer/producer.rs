@@ -663,9 +663,13 @@ where
     }
 
     /// Sends every batch and, with `acks` ≠ 0, waits for the answers. Each record's outcome is
-    /// then known to [`delivery`](Self::delivery). An error is about the connection or the
-    /// request as a whole; the batches it carried are reported failed
-    /// ([`DeliveryError::NoResponse`]) and the connection is closed.
+    /// then known to [`delivery`](Self::delivery) and [`take_reports`](Self::take_reports).
+    ///
+    /// Retriable failures (a partition's retriable error code, a lost connection, a timeout)
+    /// are retried as `retries`, `retry.backoff.ms` and `delivery.timeout.ms` allow, within
+    /// this call. An `Err` means a request failed for good: the batches it carried are reported
+    /// failed ([`DeliveryError::NoResponse`]), the connection is closed, and batches for other
+    /// leaders not yet sent stay for the next flush.
     pub async fn flush(&mut self) -> Res<'a, FlushSummary, C> {
         for si in 0..B {
             self.seal(si);

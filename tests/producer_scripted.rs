@@ -94,6 +94,8 @@ struct State {
     close_on_produce: u32,
     /// The connection closed by the broker.
     closed: Option<u32>,
+    /// Answer the next this many Produce requests with a wrong correlation id.
+    wrong_id: u32,
     /// What Metadata responses advertise for the one broker (node 0).
     advertised: Option<(&'static str, i32)>,
     /// The address of every connection opened.
@@ -336,6 +338,12 @@ fn answer(s: &mut State, frame: &[u8]) {
                 responses: Array::from(&topics[..]),
                 ..Default::default()
             };
+            let id = if s.wrong_id > 0 {
+                s.wrong_id -= 1;
+                id + 100
+            } else {
+                id
+            };
             // Like Tansu: an answer even to acks=0, held back to arrive just before the next
             // response to something else.
             respond(
@@ -510,6 +518,25 @@ fn a_connection_lost_mid_request_is_reopened_and_the_batch_sent_again() {
     assert_eq!(s.connections, 2, "reconnected once");
     assert_eq!(s.produced.len(), 1, "the lost request was sent again, once");
     assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100]);
+}
+
+#[test]
+fn a_response_with_a_wrong_correlation_id_is_never_paired_the_batch_goes_again() {
+    let broker = ScriptedBroker::new(11, 1);
+    broker.state.borrow_mut().wrong_id = 1;
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+    let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!((summary.retries, summary.failed_batches), (1, 0));
+    // The broker stored the first attempt too (it answered it): at least once, as Kafka
+    // without idempotence. The offset reported is the one of the answer that was paired.
+    let d = block_on(p.wait(&t))
+        .expect("no flush needed")
+        .expect("delivered");
+    assert_eq!(d.offset, Some(1));
+    let s = broker.state.borrow();
+    assert_eq!((s.connections, s.produced.len()), (2, 2));
 }
 
 #[test]

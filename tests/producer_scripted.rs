@@ -18,10 +18,10 @@ use embedded_kafka::producer::{
     ValueError,
 };
 use embedded_kafka::protocol::{
-    ApiKey, ApiVersion, ApiVersionsResponse, Array, ErrorCode, MetadataRequest, MetadataResponse,
-    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-    PartitionProduceResponse, ProduceRequest, ProduceResponse, Request, Response, ResponseHeader,
-    TopicProduceResponse, decode_request_header,
+    ApiKey, ApiVersion, ApiVersionsResponse, Array, ErrorCode, InitProducerIdResponse,
+    MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
+    MetadataResponseTopic, PartitionProduceResponse, ProduceRequest, ProduceResponse, Request,
+    Response, ResponseHeader, TopicProduceResponse, decode_request_header,
 };
 use embedded_kafka::record::{Header, RecordBatch};
 use embedded_kafka::wire::Status;
@@ -96,6 +96,11 @@ struct State {
     closed: Option<u32>,
     /// Answer the next this many Produce requests with a wrong correlation id.
     wrong_id: u32,
+    /// (producer id, partition, base sequence) of every batch stored, to answer a batch sent
+    /// again DUPLICATE_SEQUENCE_NUMBER as Tansu does.
+    stored: Vec<(i64, i32, i32)>,
+    /// (producer id, epoch, base sequence, records) of every batch received.
+    idempotence: Vec<(i64, i16, i32, i32)>,
     /// What Metadata responses advertise for the one broker (node 0).
     advertised: Option<(&'static str, i32)>,
     /// The address of every connection opened.
@@ -225,6 +230,12 @@ fn answer(s: &mut State, frame: &[u8]) {
                     ..Default::default()
                 },
                 ApiVersion {
+                    api_key: 22,
+                    min_version: 0,
+                    max_version: 5,
+                    ..Default::default()
+                },
+                ApiVersion {
                     api_key: 18,
                     min_version: 0,
                     max_version: 4,
@@ -311,6 +322,23 @@ fn answer(s: &mut State, frame: &[u8]) {
                     let count = batch.record_count();
                     seen.push((p.index, count));
                     s.batches.push(bytes.to_vec());
+                    let pid = batch.producer_id();
+                    let key = (pid, p.index, batch.base_sequence());
+                    s.idempotence
+                        .push((pid, batch.producer_epoch(), batch.base_sequence(), count));
+                    if pid >= 0 && s.stored.contains(&key) {
+                        parts.push(PartitionProduceResponse {
+                            index: p.index,
+                            error_code: ErrorCode::DuplicateSequenceNumber.code(),
+                            base_offset: -1,
+                            log_append_time_ms: -1,
+                            ..Default::default()
+                        });
+                        continue;
+                    }
+                    if pid >= 0 && error == 0 {
+                        s.stored.push(key);
+                    }
                     let offset = &mut s.next_offset[p.index as usize];
                     parts.push(PartitionProduceResponse {
                         index: p.index,
@@ -350,6 +378,18 @@ fn answer(s: &mut State, frame: &[u8]) {
                 s,
                 |out| r.encode_response(&ResponseHeader::new(id), out, version),
                 request.acks == 0,
+            );
+        }
+        ApiKey::InitProducerId => {
+            let r = InitProducerIdResponse {
+                producer_id: 4242,
+                producer_epoch: 0,
+                ..Default::default()
+            };
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                false,
             );
         }
         other => panic!("unexpected request {other:?}"),
@@ -537,6 +577,63 @@ fn a_response_with_a_wrong_correlation_id_is_never_paired_the_batch_goes_again()
     assert_eq!(d.offset, Some(1));
     let s = broker.state.borrow();
     assert_eq!((s.connections, s.produced.len()), (2, 2));
+}
+
+#[test]
+fn idempotent_batches_carry_producer_id_and_sequences_and_a_resend_is_stored_once() {
+    let broker = ScriptedBroker::new(11, 2);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .batch_size(512)
+        .enable_idempotence(true);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    for i in 0..6u32 {
+        block_on(p.send("readings", Record::new(b"v").partition(i % 2))).expect("send");
+    }
+    block_on(p.flush()).expect("flush");
+    assert_eq!(p.producer_id(), Some((4242, 0)));
+    // The answer to the next request is lost (a wrong correlation id): the batch is sent again
+    // with the same sequence and the broker says DUPLICATE_SEQUENCE_NUMBER: delivered, once.
+    broker.state.borrow_mut().wrong_id = 1;
+    let t = block_on(p.send("readings", Record::new(b"w").partition(1))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!((summary.retries, summary.failed_batches), (1, 0));
+    let DeliveryStatus::Delivered(d) = p.delivery(&t) else {
+        panic!("{:?}", p.delivery(&t));
+    };
+    assert_eq!(d.offset, None, "Tansu's duplicate answer has no offset");
+    let s = broker.state.borrow();
+    let mut seen = s.idempotence.clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (4242, 0, 0, 3),
+            (4242, 0, 0, 3),
+            (4242, 0, 3, 1),
+            (4242, 0, 3, 1)
+        ]
+    );
+    assert_eq!(
+        s.stored.len(),
+        3,
+        "two batches, then the one sent twice stored once"
+    );
+    assert!(
+        Config::new(&SERVERS)
+            .acks(Acks::Leader)
+            .enable_idempotence(true)
+            .validate()
+            .is_err()
+    );
 }
 
 #[test]

@@ -126,14 +126,22 @@ struct Run {
     strays: u32,
 }
 
-async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str) -> Run {
+async fn produce(
+    addr: SocketAddr,
+    topic: &str,
+    acks: Acks,
+    idempotent: bool,
+    n: usize,
+    run: &str,
+) -> Run {
     let servers = [addr];
     let config = Config::new(&servers)
         .client_id("producer-e2e")
         .acks(acks)
         .linger_ms(1_000)
         .batch_size(1024)
-        .request_timeout_ms(10_000);
+        .request_timeout_ms(10_000)
+        .enable_idempotence(idempotent);
     let mut buffers = Buffers::<4096, 512, 1024, 3>::new();
     let connector = TokioTcp;
     let partitioner: DefaultPartitioner<_> = Murmur2::new(Sticky::new(XorShift64::new(7)));
@@ -202,6 +210,11 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
     }
     let summary = producer.flush().await.expect("final flush");
     assert_eq!(summary.failed_batches, 0);
+    assert_eq!(
+        producer.producer_id().is_some(),
+        idempotent,
+        "InitProducerId"
+    );
     let requests = producer.produce_requests();
 
     // The report style agrees: every record in exactly one delivered batch.
@@ -251,12 +264,12 @@ async fn produce(addr: SocketAddr, topic: &str, acks: Acks, n: usize, run: &str)
     }
 }
 
-fn check(broker: &Broker, topic: &str, acks: Acks, n: usize) {
+fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, n: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let run = rt.block_on(produce(broker.addr(), topic, acks, n, topic));
+    let run = rt.block_on(produce(broker.addr(), topic, acks, idempotent, n, topic));
     let consumed = consume(broker, topic, n);
     assert_eq!(
         consumed.len(),
@@ -293,10 +306,12 @@ fn check(broker: &Broker, topic: &str, acks: Acks, n: usize) {
         .map(|p| run.expected.iter().filter(|e| e.partition == p).count())
         .collect();
     println!(
-        "acks {acks:?}: {n} records ({keyed} keyed) in {} Produce requests, per partition \
+        "acks {acks:?}{}: {n} records ({keyed} keyed) in {} Produce requests, per partition \
          {spread:?}, all read back by kafka-python with CRCs checked; stray acks=0 responses \
          drained: {}",
-        run.requests, run.strays
+        if idempotent { ", idempotent" } else { "" },
+        run.requests,
+        run.strays
     );
     if acks == Acks::None {
         assert_eq!(
@@ -314,21 +329,28 @@ const N: usize = 300;
 fn acks_1_every_record_read_back_where_and_as_reported() {
     let broker = Broker::shared();
     broker.create_topic("e2e-acks-1", PARTITIONS);
-    check(&broker, "e2e-acks-1", Acks::Leader, N);
+    check(&broker, "e2e-acks-1", Acks::Leader, false, N);
 }
 
 #[test]
 fn acks_all_every_record_read_back_where_and_as_reported() {
     let broker = Broker::shared();
     broker.create_topic("e2e-acks-all", PARTITIONS);
-    check(&broker, "e2e-acks-all", Acks::All, N);
+    check(&broker, "e2e-acks-all", Acks::All, false, N);
 }
 
 #[test]
 fn acks_0_every_record_read_back_and_stray_answers_drained() {
     let broker = Broker::shared();
     broker.create_topic("e2e-acks-0", PARTITIONS);
-    check(&broker, "e2e-acks-0", Acks::None, N);
+    check(&broker, "e2e-acks-0", Acks::None, false, N);
+}
+
+#[test]
+fn idempotent_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-idempotent", PARTITIONS);
+    check(&broker, "e2e-idempotent", Acks::All, true, N);
 }
 
 #[test]

@@ -96,6 +96,8 @@ pub struct Config<'a> {
     pub metadata_max_age_ms: u32,
     /// `delivery.timeout.ms`.
     pub delivery_timeout_ms: u32,
+    /// `enable.idempotence`.
+    pub enable_idempotence: bool,
 }
 
 impl<'a> Config<'a> {
@@ -117,7 +119,19 @@ impl<'a> Config<'a> {
             retry_backoff_max_ms: 1_000,
             metadata_max_age_ms: 300_000,
             delivery_timeout_ms: 120_000,
+            enable_idempotence: false,
         }
+    }
+
+    /// `enable.idempotence`: the producer gets a producer id (InitProducerId) and numbers each
+    /// partition's records, so a batch sent again after a lost answer is stored once (the
+    /// broker answers DUPLICATE_SEQUENCE_NUMBER, or success with the first offset, and either
+    /// counts as delivered). Needs `acks=all` and `retries` > 0. Off by default here (on in
+    /// the Java client since 3.0).
+    #[must_use]
+    pub const fn enable_idempotence(mut self, on: bool) -> Self {
+        self.enable_idempotence = on;
+        self
     }
 
     /// `delivery.timeout.ms`: no retry starts once a batch is this old (counted from its
@@ -244,6 +258,12 @@ impl<'a> Config<'a> {
                 min: crate::record::BATCH_HEADER_LEN + 8,
             });
         }
+        if self.enable_idempotence && (self.acks != Acks::All || self.retries == 0) {
+            return Err(ConfigError::Idempotence {
+                acks: self.acks,
+                retries: self.retries,
+            });
+        }
         let least = u64::from(self.linger_ms) + u64::from(self.request_timeout_ms);
         if u64::from(self.delivery_timeout_ms) < least {
             return Err(ConfigError::DeliveryTimeout {
@@ -293,6 +313,13 @@ pub enum ConfigError {
         /// The size of one batch buffer.
         buffer: usize,
     },
+    /// `enable.idempotence` needs `acks=all` and `retries` > 0.
+    Idempotence {
+        /// `acks` given.
+        acks: Acks,
+        /// `retries` given.
+        retries: u32,
+    },
     /// `delivery.timeout.ms` is shorter than `linger.ms` + `request.timeout.ms`.
     DeliveryTimeout {
         /// The value given.
@@ -330,6 +357,11 @@ impl fmt::Display for ConfigError {
             Self::BatchSizeTooLarge { batch_size, buffer } => write!(
                 f,
                 "batch.size = {batch_size}: larger than the {buffer}-byte batch buffers"
+            ),
+            Self::Idempotence { acks, retries } => write!(
+                f,
+                "enable.idempotence needs acks=all and retries > 0 (acks = {}, retries = {retries})",
+                acks.wire()
             ),
             Self::DeliveryTimeout { ms, least } => write!(
                 f,

@@ -24,6 +24,8 @@ pub struct TopicMetadata<'t> {
     pub leaders: [i32; MAX_PARTITIONS],
     /// When it was fetched, on the producer's monotonic clock.
     pub fetched_ms: u64,
+    /// With idempotence: the sequence number of each partition's next record.
+    pub next_sequence: [i32; MAX_PARTITIONS],
 }
 
 impl TopicMetadata<'_> {
@@ -90,6 +92,11 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
         self.topics.get(index).and_then(Option::as_ref)
     }
 
+    /// The topic in slot `index`, to change.
+    pub(crate) fn topic_at_mut(&mut self, index: usize) -> Option<&mut TopicMetadata<'t>> {
+        self.topics.get_mut(index).and_then(Option::as_mut)
+    }
+
     /// The address of broker `node_id`: `Some(None)` if it is known by host name only.
     pub fn broker(&self, node_id: i32) -> Option<Option<SocketAddr>> {
         self.brokers
@@ -153,14 +160,18 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
                 *l = p.leader_id;
             }
         }
-        let entry = TopicMetadata {
+        let mut entry = TopicMetadata {
             name: topic,
             partitions,
             leaders,
             fetched_ms: now_ms,
+            next_sequence: [0; MAX_PARTITIONS],
         };
         let index = match self.topic(topic) {
-            Some((i, _)) => i,
+            Some((i, old)) => {
+                entry.next_sequence = old.next_sequence;
+                i
+            }
             None => self
                 .topics
                 .iter()

@@ -21,8 +21,13 @@
 //! in its buffer; after a back-off and a refresh of its topic's metadata the same bytes are sent
 //! again, up to `retries` times.
 //!
-//! Not yet here (see issue #5): pipelining (more than 1 request in flight), idempotence,
-//! connections to several leaders at once, back-off jitter.
+//! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
+//! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER
+//! counts as delivered.
+//!
+//! Not yet here (see issue #5): pipelining (more than 1 request in flight), connections to
+//! several leaders at once, the epoch bump on OUT_OF_ORDER_SEQUENCE_NUMBER /
+//! UNKNOWN_PRODUCER_ID (KIP-360), back-off jitter.
 #![allow(async_fn_in_trait)]
 
 mod config;

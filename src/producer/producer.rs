@@ -11,8 +11,8 @@ use super::{Acks, Clock, Config, ConfigError, Delay, DeliveryError, Error, NoDns
 use crate::partition::{Partitioner, choose_partition};
 use crate::protocol::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, Array, CorrelationIds, ErrorCode, FrameReader,
-    InFlightRequest, MetadataRequest, MetadataRequestTopic, NegotiatedVersions, ProduceRequest,
-    Request, RequestHeader, codec,
+    InFlightRequest, InitProducerIdRequest, MetadataRequest, MetadataRequestTopic,
+    NegotiatedVersions, ProduceRequest, Request, RequestHeader, codec,
 };
 use crate::record::{BatchHeader, Header, InPlace, RecordBatchBuilder};
 use crate::wire::{EncodeError, WithError, Writer};
@@ -289,6 +289,8 @@ pub struct Producer<
     strays: u32,
     produce_requests: u32,
     reports_dropped: u32,
+    /// With idempotence: the producer id and epoch from InitProducerId.
+    producer_id: Option<(i64, i16)>,
 }
 
 type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -349,6 +351,7 @@ where
             strays: 0,
             produce_requests: 0,
             reports_dropped: 0,
+            producer_id: None,
         })
     }
 }
@@ -386,6 +389,7 @@ where
             strays: self.strays,
             produce_requests: self.produce_requests,
             reports_dropped: self.reports_dropped,
+            producer_id: self.producer_id,
         }
     }
 
@@ -572,7 +576,10 @@ where
             Some(&Outcome { result: Ok(r), .. }) => DeliveryStatus::Delivered(Delivery {
                 topic: ticket.topic,
                 partition: ticket.partition,
-                offset: r.map(|(base, _)| base + i64::from(ticket.index)),
+                offset: r
+                    .map(|(base, _)| base)
+                    .filter(|&base| base >= 0)
+                    .map(|base| base + i64::from(ticket.index)),
                 timestamp: match r {
                     Some((_, append)) if append >= 0 => append,
                     _ => ticket.timestamp,
@@ -797,7 +804,20 @@ where
             return None;
         };
         let w = Writer::new(buf);
-        match RecordBatchBuilder::in_writer(w, BatchHeader::default()) {
+        let header = match (self.producer_id, self.metadata.topic_at(topic)) {
+            (Some((producer_id, producer_epoch)), Some(t)) => BatchHeader {
+                producer_id,
+                producer_epoch,
+                base_sequence: t
+                    .next_sequence
+                    .get(partition as usize)
+                    .copied()
+                    .unwrap_or(0),
+                ..BatchHeader::default()
+            },
+            _ => BatchHeader::default(),
+        };
+        match RecordBatchBuilder::in_writer(w, header) {
             Ok(builder) => {
                 slot.region = Region::Open(builder);
                 slot.topic = topic;
@@ -833,6 +853,17 @@ where
             Ok(len) if len > 0 => Region::Sealed(w.into_buf(), len),
             _ => Region::Idle(w.into_buf()),
         };
+        if self.producer_id.is_some()
+            && matches!(slot.region, Region::Sealed(..))
+            && let Some(seq) = self
+                .metadata
+                .topic_at_mut(slot.topic)
+                .and_then(|t| t.next_sequence.get_mut(slot.partition as usize))
+        {
+            // Kafka's sequences wrap from i32::MAX to 0.
+            let next = i64::from(*seq) + i64::from(slot.records);
+            *seq = (next % (i64::from(i32::MAX) + 1)) as i32;
+        }
         if let Some(t) = self.metadata.topic_at(slot.topic)
             && let Some(n) = core::num::NonZeroU32::new(t.partitions)
         {
@@ -1116,10 +1147,60 @@ where
         };
         self.reader.consume();
         let negotiated = negotiated?;
+        if self.config.enable_idempotence {
+            negotiated.version(ApiKey::InitProducerId)?;
+        }
         if let Some(conn) = self.conn.as_mut() {
             conn.versions = Some(negotiated);
         }
+        if self.config.enable_idempotence && self.producer_id.is_none() {
+            self.init_producer_id().await?;
+        }
         Ok(())
+    }
+
+    /// Asks for a producer id and epoch (idempotence without transactions).
+    async fn init_producer_id(&mut self) -> Res<'a, (), C> {
+        let version = self.version(ApiKey::InitProducerId)?;
+        let request = InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: -1,
+            ..Default::default()
+        };
+        self.round_trip(&request, version).await?;
+        let result = match self
+            .reader
+            .frame()
+            .map(|frame| InitProducerIdRequest::decode_response(frame, version))
+        {
+            Some(Ok((_, r))) => {
+                let code = ErrorCode::from_code(r.error_code);
+                if code.is_error() {
+                    Err(Error::Broker {
+                        api: ApiKey::InitProducerId,
+                        code,
+                        topic: None,
+                        partition: None,
+                    })
+                } else {
+                    Ok((r.producer_id, r.producer_epoch))
+                }
+            }
+            Some(Err(error)) => Err(Error::Decode {
+                api: ApiKey::InitProducerId,
+                error,
+            }),
+            None => Err(Error::NoBroker { tried: 1 }),
+        };
+        self.reader.consume();
+        self.producer_id = Some(result?);
+        debug!("got a producer id");
+        Ok(())
+    }
+
+    /// With idempotence: the producer id and epoch in use.
+    pub fn producer_id(&self) -> Option<(i64, i16)> {
+        self.producer_id
     }
 
     /// Writes `request` and waits (up to `request.timeout.ms`) for its response, which is left
@@ -1361,7 +1442,11 @@ where
                         None => Err(DeliveryError::MissingFromResponse { partition }),
                         Some(p) => {
                             let code = ErrorCode::from_code(p.error_code);
-                            if code.is_error() {
+                            // A batch sent again whose first copy was stored: delivered (the
+                            // offset is the broker's, -1 when it does not say).
+                            if code == ErrorCode::DuplicateSequenceNumber {
+                                Ok(Some((p.base_offset, p.log_append_time_ms)))
+                            } else if code.is_error() {
                                 Err(DeliveryError::Broker { code, partition })
                             } else {
                                 Ok(Some((p.base_offset, p.log_append_time_ms)))

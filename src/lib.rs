@@ -22,6 +22,10 @@ extern crate std;
 mod fmt;
 
 pub mod partition;
+#[cfg(feature = "producer")]
+pub mod producer;
 pub mod protocol;
 pub mod record;
+#[cfg(feature = "producer")]
+pub mod transport;
 pub mod wire;

@@ -40,7 +40,7 @@
 //! ```
 
 mod api;
-mod codec;
+pub(crate) mod codec;
 mod error_code;
 mod ext;
 mod frame;

@@ -145,6 +145,14 @@ impl<'a> Writer<'a> {
         self.buf.get_mut(..pos).unwrap_or_default()
     }
 
+    /// Ends the writer, returning the whole buffer it was given (written or not), so its
+    /// owner can use it again.
+    #[inline]
+    #[cfg_attr(not(feature = "producer"), allow(dead_code))]
+    pub(crate) fn into_buf(self) -> &'a mut [u8] {
+        self.buf
+    }
+
     /// Drops everything written after `position` (a value earlier read from
     /// [`position`](Self::position)), so a failed multi-part write can be undone as a whole.
     /// A position past the current one is ignored.

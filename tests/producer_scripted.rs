@@ -1,0 +1,906 @@
+//! The producer against a scripted in-memory broker, for what Tansu cannot be made to do or
+//! show: every Produce version the producer may negotiate (the streamed frame must be byte for
+//! byte what encoding the equivalent `ProduceRequest` gives), responses delivered a few bytes
+//! per read, `acks=0` answers arriving right before the response to another request, and
+//! partition errors reported with Kafka's name.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_kafka::partition::{Murmur2, RoundRobin, partition_for_key};
+use embedded_kafka::producer::{
+    Acks, Buffers, Clock, Config, Delay, DeliveryError, DeliveryStatus, Error, Producer, Record,
+    ValueError,
+};
+use embedded_kafka::protocol::{
+    ApiKey, ApiVersion, ApiVersionsResponse, Array, ErrorCode, InitProducerIdResponse,
+    MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
+    MetadataResponseTopic, PartitionProduceResponse, ProduceRequest, ProduceResponse, Request,
+    Response, ResponseHeader, TopicProduceResponse, decode_request_header,
+};
+use embedded_kafka::record::{Header, RecordBatch};
+use embedded_kafka::wire::Status;
+use embedded_nal_async::TcpConnect;
+
+/// Runs a future whose every wake-up is immediate (the scripted broker answers as soon as a
+/// request is written); a future still pending after many polls is a producer waiting for an
+/// answer that will never come.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..100_000 {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+    panic!("the producer waits for something the scripted broker will never send");
+}
+
+/// Time stands still but for the back-offs the producer waits (see [`NeverDelay`]).
+struct NoClock;
+impl Clock for NoClock {
+    fn now_ms(&self) -> u64 {
+        BACKOFFS.with(|b| b.borrow().iter().map(|&ms| u64::from(ms)).sum())
+    }
+}
+
+thread_local! {
+    /// The back-offs the producer waited for, on this test's thread.
+    static BACKOFFS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Back-offs (under a minute) pass at once and are recorded; a request timeout never fires:
+/// the scripted broker answers every request at once.
+struct NeverDelay;
+impl Delay for NeverDelay {
+    async fn delay_ms(&mut self, ms: u32) {
+        if ms < 60_000 {
+            BACKOFFS.with(|b| b.borrow_mut().push(ms));
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A Produce request seen: version, acks, and (partition, records) for each batch.
+type Produced = (i16, i16, Vec<(i32, i32)>);
+
+#[derive(Default)]
+struct State {
+    /// Bytes the producer wrote and the broker has not parsed yet.
+    inbound: Vec<u8>,
+    /// Bytes for the producer to read.
+    outbound: VecDeque<u8>,
+    /// Answers to acks=0 Produce requests, held back until the next other response.
+    held: Vec<u8>,
+    produce_max: i16,
+    partitions: i32,
+    /// Error code for every partition of every Produce response...
+    produce_error: i16,
+    /// ...of the first this many Produce responses (then 0), if not 0.
+    fail_first: u32,
+    /// Every batch received, as bytes.
+    batches: Vec<Vec<u8>>,
+    metadata_requests: u32,
+    /// Connections opened so far; the newest is the live one.
+    connections: u32,
+    /// Close the connection instead of answering the next this many Produce requests (the
+    /// request is lost).
+    close_on_produce: u32,
+    /// The connection closed by the broker.
+    closed: Option<u32>,
+    /// Answer the next this many Produce requests with a wrong correlation id.
+    wrong_id: u32,
+    /// (producer id, partition, base sequence) of every batch stored, to answer a batch sent
+    /// again DUPLICATE_SEQUENCE_NUMBER as Tansu does.
+    stored: Vec<(i64, i32, i32)>,
+    /// (producer id, epoch, base sequence, records) of every batch received.
+    idempotence: Vec<(i64, i16, i32, i32)>,
+    /// What Metadata responses advertise for the one broker (node 0).
+    advertised: Option<(&'static str, i32)>,
+    /// The address of every connection opened.
+    remotes: Vec<SocketAddr>,
+    /// Bytes per read.
+    read_chunk: usize,
+    next_offset: Vec<i64>,
+    /// Produce requests seen: (version, acks, records per partition).
+    produced: Vec<Produced>,
+}
+
+struct ScriptedBroker {
+    state: RefCell<State>,
+}
+
+impl ScriptedBroker {
+    fn new(produce_max: i16, partitions: i32) -> Self {
+        Self {
+            state: RefCell::new(State {
+                produce_max,
+                partitions,
+                read_chunk: 3,
+                next_offset: vec![0; partitions as usize],
+                ..State::default()
+            }),
+        }
+    }
+}
+
+struct Conn<'a>(&'a ScriptedBroker, u32);
+
+impl ErrorType for Conn<'_> {
+    type Error = ErrorKind;
+}
+
+impl Read for Conn<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        std::future::poll_fn(|_| {
+            let mut s = self.0.state.borrow_mut();
+            if s.closed == Some(self.1) {
+                return Poll::Ready(Ok(0));
+            }
+            if s.outbound.is_empty() {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(s.outbound.len()).min(s.read_chunk);
+            for b in buf.iter_mut().take(n) {
+                *b = s.outbound.pop_front().expect("checked");
+            }
+            Poll::Ready(Ok(n))
+        })
+        .await
+    }
+}
+
+impl Write for Conn<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let mut s = self.0.state.borrow_mut();
+        if s.closed == Some(self.1) {
+            return Err(ErrorKind::BrokenPipe);
+        }
+        s.inbound.extend_from_slice(buf);
+        while s.inbound.len() >= 4 {
+            let size = i32::from_be_bytes(s.inbound[..4].try_into().expect("4")) as usize;
+            if s.inbound.len() < 4 + size {
+                break;
+            }
+            let frame: Vec<u8> = s.inbound.drain(..4 + size).collect();
+            answer(&mut s, &frame);
+        }
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+impl TcpConnect for ScriptedBroker {
+    type Error = ErrorKind;
+    type Connection<'a> = Conn<'a>;
+
+    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Conn<'a>, ErrorKind> {
+        let mut s = self.state.borrow_mut();
+        s.connections += 1;
+        s.remotes.push(remote);
+        s.inbound.clear();
+        s.outbound.clear();
+        s.held.clear();
+        Ok(Conn(self, s.connections))
+    }
+}
+
+fn respond(
+    s: &mut State,
+    encode: impl FnOnce(&mut [u8]) -> Result<usize, embedded_kafka::wire::EncodeError>,
+    held: bool,
+) {
+    let mut out = vec![0u8; 4096];
+    let n = encode(&mut out).expect("response fits");
+    if held {
+        s.held.extend_from_slice(&out[..n]);
+    } else {
+        let held = std::mem::take(&mut s.held);
+        s.outbound.extend(held);
+        s.outbound.extend(&out[..n]);
+    }
+}
+
+/// Answers one request frame (size prefix included).
+fn answer(s: &mut State, frame: &[u8]) {
+    let (_, header) = decode_request_header(&frame[4..]).expect("a request header");
+    let (id, version) = (header.correlation_id, header.request_api_version);
+    match ApiKey::from_key(header.request_api_key) {
+        ApiKey::ApiVersions => {
+            let keys = [
+                ApiVersion {
+                    api_key: 0,
+                    min_version: 0,
+                    max_version: s.produce_max,
+                    ..Default::default()
+                },
+                ApiVersion {
+                    api_key: 3,
+                    min_version: 0,
+                    max_version: 12,
+                    ..Default::default()
+                },
+                ApiVersion {
+                    api_key: 22,
+                    min_version: 0,
+                    max_version: 5,
+                    ..Default::default()
+                },
+                ApiVersion {
+                    api_key: 18,
+                    min_version: 0,
+                    max_version: 4,
+                    ..Default::default()
+                },
+            ];
+            let r = ApiVersionsResponse {
+                api_keys: Array::from(&keys),
+                ..Default::default()
+            };
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                false,
+            );
+        }
+        ApiKey::Metadata => {
+            s.metadata_requests += 1;
+            let (_, request) = MetadataRequest::decode_request(&frame[4..]).expect("metadata");
+            let name = request.topics.expect("topics").get(0).expect("one").name;
+            let (host, port) = s.advertised.unwrap_or(("127.0.0.1", 9092));
+            let brokers = [MetadataResponseBroker {
+                node_id: 0,
+                host,
+                port,
+                ..Default::default()
+            }];
+            let parts: Vec<_> = (0..s.partitions)
+                .map(|p| MetadataResponsePartition {
+                    partition_index: p,
+                    leader_id: 0,
+                    ..Default::default()
+                })
+                .collect();
+            let topics = [MetadataResponseTopic {
+                name,
+                partitions: Array::from(&parts[..]),
+                ..Default::default()
+            }];
+            let r = MetadataResponse {
+                brokers: Array::from(&brokers),
+                topics: Array::from(&topics),
+                ..Default::default()
+            };
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                false,
+            );
+        }
+        ApiKey::Produce if s.close_on_produce > 0 => {
+            s.close_on_produce -= 1;
+            s.closed = Some(s.connections);
+        }
+        ApiKey::Produce => {
+            let (h, request) = ProduceRequest::decode_request(&frame[4..]).expect("produce");
+            // The streamed frame is exactly what encoding the decoded request gives.
+            let mut again = vec![0u8; frame.len() + 64];
+            let n = request
+                .encode_request(&h, &mut again, version)
+                .expect("re-encode");
+            assert_eq!(
+                &again[..n],
+                frame,
+                "Produce v{version} streamed byte for byte"
+            );
+            let mut seen = Vec::new();
+            let mut topic_responses = Vec::new();
+            let error = if s.fail_first > 0 {
+                s.fail_first -= 1;
+                s.produce_error
+            } else {
+                0
+            };
+            for t in request.topic_data.iter() {
+                let mut parts = Vec::new();
+                for p in t.partition_data.iter() {
+                    let bytes = p.records.expect("records");
+                    let Status::Complete { value: batch, .. } =
+                        RecordBatch::parse(bytes).expect("a valid batch (CRC checked)")
+                    else {
+                        panic!("incomplete batch");
+                    };
+                    let count = batch.record_count();
+                    seen.push((p.index, count));
+                    s.batches.push(bytes.to_vec());
+                    let pid = batch.producer_id();
+                    let key = (pid, p.index, batch.base_sequence());
+                    s.idempotence
+                        .push((pid, batch.producer_epoch(), batch.base_sequence(), count));
+                    if pid >= 0 && s.stored.contains(&key) {
+                        parts.push(PartitionProduceResponse {
+                            index: p.index,
+                            error_code: ErrorCode::DuplicateSequenceNumber.code(),
+                            base_offset: -1,
+                            log_append_time_ms: -1,
+                            ..Default::default()
+                        });
+                        continue;
+                    }
+                    if pid >= 0 && error == 0 {
+                        s.stored.push(key);
+                    }
+                    let offset = &mut s.next_offset[p.index as usize];
+                    parts.push(PartitionProduceResponse {
+                        index: p.index,
+                        error_code: error,
+                        base_offset: *offset,
+                        log_append_time_ms: -1,
+                        ..Default::default()
+                    });
+                    if error == 0 {
+                        *offset += i64::from(count);
+                    }
+                }
+                topic_responses.push((t.name, parts));
+            }
+            s.produced.push((version, request.acks, seen));
+            let topics: Vec<_> = topic_responses
+                .iter()
+                .map(|(name, parts)| TopicProduceResponse {
+                    name,
+                    partition_responses: Array::from(&parts[..]),
+                    ..Default::default()
+                })
+                .collect();
+            let r = ProduceResponse {
+                responses: Array::from(&topics[..]),
+                ..Default::default()
+            };
+            let id = if s.wrong_id > 0 {
+                s.wrong_id -= 1;
+                id + 100
+            } else {
+                id
+            };
+            // Like Tansu: an answer even to acks=0, held back to arrive just before the next
+            // response to something else.
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                request.acks == 0,
+            );
+        }
+        ApiKey::InitProducerId => {
+            let r = InitProducerIdResponse {
+                producer_id: 4242,
+                producer_epoch: 0,
+                ..Default::default()
+            };
+            respond(
+                s,
+                |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                false,
+            );
+        }
+        other => panic!("unexpected request {other:?}"),
+    }
+}
+
+type Scripted<'a> =
+    Producer<'a, ScriptedBroker, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 32>;
+
+fn producer<'a>(
+    broker: &'a ScriptedBroker,
+    servers: &'a [SocketAddr],
+    acks: Acks,
+    buffers: &'a mut Buffers<2048, 512, 512, 4>,
+) -> Scripted<'a> {
+    let config = Config::new(servers).acks(acks).batch_size(512);
+    Producer::new(
+        broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        buffers,
+    )
+    .expect("valid configuration")
+}
+
+const SERVERS: [SocketAddr; 1] = [SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    9092,
+)];
+
+#[test]
+fn every_produce_version_is_streamed_byte_for_byte_and_offsets_follow() {
+    for version in 3..=11 {
+        let broker = ScriptedBroker::new(version, 3);
+        let mut buffers = Buffers::new();
+        let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+        let headers = [Header::new("unit", b"C")];
+        let tickets: Vec<_> = (0..40)
+            .map(|i| {
+                let key = format!("k{}", i % 5);
+                let value = format!("reading {i}");
+                let record = Record::new(value.as_bytes())
+                    .key(key.as_bytes())
+                    .headers(&headers);
+                let ticket = block_on(p.send("readings", record)).expect("send");
+                assert_eq!(ticket.partition, partition_for_key(key.as_bytes(), 3));
+                ticket
+            })
+            .collect();
+        block_on(p.flush()).expect("flush");
+        let mut next = [0i64; 3];
+        for t in &tickets {
+            let DeliveryStatus::Delivered(d) = p.delivery(t) else {
+                panic!("v{version}: {:?}", p.delivery(t));
+            };
+            assert_eq!(d.offset, Some(next[t.partition as usize]), "v{version}");
+            next[t.partition as usize] += 1;
+        }
+        let mut reports = Vec::new();
+        p.take_reports(|r| reports.push(*r));
+        let mut first = [None; 3];
+        for r in &reports {
+            first[r.partition as usize].get_or_insert(r.result);
+        }
+        assert_eq!(first, [Some(Ok(Some(0))); 3], "v{version}: {reports:?}");
+        assert_eq!(reports.iter().map(|r| r.records).sum::<u32>(), 40);
+        p.take_reports(|r| panic!("reported twice: {r:?}"));
+        let s = broker.state.borrow();
+        assert!(
+            s.produced
+                .iter()
+                .all(|(v, acks, _)| *v == version && *acks == -1)
+        );
+        let records: i32 = s
+            .produced
+            .iter()
+            .flat_map(|(_, _, p)| p)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(records, 40);
+    }
+}
+
+#[test]
+fn stray_acks_0_answers_before_other_responses_are_drained_never_paired() {
+    let broker = ScriptedBroker::new(11, 2);
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::None, &mut buffers);
+    let a = block_on(p.send("first", Record::new(b"one"))).expect("send");
+    block_on(p.flush()).expect("flush");
+    let b = block_on(p.send("first", Record::new(b"two"))).expect("send");
+    block_on(p.flush()).expect("flush");
+    // The two answers are held back by the broker; they arrive, a few bytes per read, just
+    // before the Metadata response for a new topic: both are drained, and the Metadata
+    // response is still paired with the Metadata request.
+    assert_eq!(p.stray_responses(), 0);
+    let c = block_on(p.send("second", Record::new(b"three"))).expect("metadata for a new topic");
+    assert_eq!(p.stray_responses(), 2);
+    assert_eq!(
+        p.metadata().topic("second").map(|(_, t)| t.partitions),
+        Some(2)
+    );
+    block_on(p.flush()).expect("flush");
+    for t in [a, b, c] {
+        match p.delivery(&t) {
+            DeliveryStatus::Delivered(d) => assert_eq!(d.offset, None, "acks=0: sent, no offset"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(p.produce_requests(), 3);
+}
+
+#[test]
+fn retriable_errors_resend_the_same_bytes_after_backoff_and_a_metadata_refresh() {
+    let broker = ScriptedBroker::new(11, 2);
+    {
+        let mut s = broker.state.borrow_mut();
+        s.produce_error = ErrorCode::NotLeaderOrFollower.code();
+        s.fail_first = 3;
+    }
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+    let tickets: Vec<_> = (0..6)
+        .map(|i| block_on(p.send("readings", Record::new(b"v").partition(i % 2))).expect("send"))
+        .collect();
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(
+        (summary.retries, summary.failed_batches),
+        (6, 0),
+        "{summary:?}"
+    );
+    for (i, t) in tickets.iter().enumerate() {
+        let DeliveryStatus::Delivered(d) = p.delivery(t) else {
+            panic!("{:?}", p.delivery(t));
+        };
+        assert_eq!(d.offset, Some(i as i64 / 2));
+    }
+    let s = broker.state.borrow();
+    // 4 requests of the same 2 batches, byte for byte; metadata fetched once, then refreshed
+    // before each of the 3 retries; back-off 100, 200, 400 ms.
+    assert_eq!(s.produced.len(), 4);
+    assert_eq!(s.batches.len(), 8);
+    for attempt in s.batches.chunks(2) {
+        assert_eq!(attempt, &s.batches[..2]);
+    }
+    assert_eq!(s.metadata_requests, 4);
+    assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100, 200, 400]);
+}
+
+#[test]
+fn a_connection_lost_mid_request_is_reopened_and_the_batch_sent_again() {
+    let broker = ScriptedBroker::new(11, 3);
+    broker.state.borrow_mut().close_on_produce = 1;
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::Leader, &mut buffers);
+    let record = Record::new(b"21.5").key(b"sensor-7");
+    let ticket = block_on(p.send("readings", record)).expect("send");
+    assert_eq!(ticket.partition, 1);
+    let delivery = block_on(p.wait(&ticket))
+        .expect("flush")
+        .expect("delivered");
+    assert_eq!((delivery.partition, delivery.offset), (1, Some(0)));
+    let s = broker.state.borrow();
+    assert_eq!(s.connections, 2, "reconnected once");
+    assert_eq!(s.produced.len(), 1, "the lost request was sent again, once");
+    assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100]);
+}
+
+#[test]
+fn a_response_with_a_wrong_correlation_id_is_never_paired_the_batch_goes_again() {
+    let broker = ScriptedBroker::new(11, 1);
+    broker.state.borrow_mut().wrong_id = 1;
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+    let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!((summary.retries, summary.failed_batches), (1, 0));
+    // The broker stored the first attempt too (it answered it): at least once, as Kafka
+    // without idempotence. The offset reported is the one of the answer that was paired.
+    let d = block_on(p.wait(&t))
+        .expect("no flush needed")
+        .expect("delivered");
+    assert_eq!(d.offset, Some(1));
+    let s = broker.state.borrow();
+    assert_eq!((s.connections, s.produced.len()), (2, 2));
+}
+
+#[test]
+fn idempotent_batches_carry_producer_id_and_sequences_and_a_resend_is_stored_once() {
+    let broker = ScriptedBroker::new(11, 2);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .batch_size(512)
+        .enable_idempotence(true);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    for i in 0..6u32 {
+        block_on(p.send("readings", Record::new(b"v").partition(i % 2))).expect("send");
+    }
+    block_on(p.flush()).expect("flush");
+    assert_eq!(p.producer_id(), Some((4242, 0)));
+    // The answer to the next request is lost (a wrong correlation id): the batch is sent again
+    // with the same sequence and the broker says DUPLICATE_SEQUENCE_NUMBER: delivered, once.
+    broker.state.borrow_mut().wrong_id = 1;
+    let t = block_on(p.send("readings", Record::new(b"w").partition(1))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!((summary.retries, summary.failed_batches), (1, 0));
+    let DeliveryStatus::Delivered(d) = p.delivery(&t) else {
+        panic!("{:?}", p.delivery(&t));
+    };
+    assert_eq!(d.offset, None, "Tansu's duplicate answer has no offset");
+    let s = broker.state.borrow();
+    let mut seen = s.idempotence.clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (4242, 0, 0, 3),
+            (4242, 0, 0, 3),
+            (4242, 0, 3, 1),
+            (4242, 0, 3, 1)
+        ]
+    );
+    assert_eq!(
+        s.stored.len(),
+        3,
+        "two batches, then the one sent twice stored once"
+    );
+    assert!(
+        Config::new(&SERVERS)
+            .acks(Acks::Leader)
+            .enable_idempotence(true)
+            .validate()
+            .is_err()
+    );
+}
+
+#[test]
+fn partition_errors_are_reported_with_kafkas_name() {
+    let broker = ScriptedBroker::new(9, 1);
+    broker.state.borrow_mut().produce_error = ErrorCode::NotLeaderOrFollower.code();
+    broker.state.borrow_mut().fail_first = u32::MAX;
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .acks(Acks::Leader)
+        .batch_size(512)
+        .retries(2);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let t = block_on(p.send("readings", Record::new(b"x"))).expect("send");
+    assert_eq!(p.delivery(&t), DeliveryStatus::Pending);
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!((summary.retries, summary.failed_batches), (2, 1));
+    assert_eq!(
+        broker.state.borrow().produced.len(),
+        3,
+        "sent, then retried twice"
+    );
+    let DeliveryStatus::Failed(e) = p.delivery(&t) else {
+        panic!("{:?}", p.delivery(&t));
+    };
+    assert_eq!(
+        e,
+        DeliveryError::Broker {
+            code: ErrorCode::NotLeaderOrFollower,
+            partition: 0
+        }
+    );
+    assert!(
+        e.to_string()
+            .starts_with("partition 0: NOT_LEADER_OR_FOLLOWER (6)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn values_written_in_place_by_a_closure_move_to_a_new_batch_when_full() {
+    let broker = ScriptedBroker::new(11, 1);
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers);
+    let mut tickets = Vec::new();
+    for i in 0..20u8 {
+        let mut calls = 0;
+        let ticket = block_on(
+            p.send_with("readings", Record::default(), |out: &mut [u8]| {
+                calls += 1;
+                let value = [b'a' + i; 100];
+                let dst = out.get_mut(..100).ok_or(ValueError::DoesNotFit)?;
+                dst.copy_from_slice(&value);
+                Ok(100)
+            }),
+        )
+        .expect("send_with");
+        assert!(calls <= 2, "called again only after a full batch was sent");
+        tickets.push(ticket);
+    }
+    let failing = block_on(p.send_with("readings", Record::default(), |_: &mut [u8]| {
+        Err(ValueError::Failed)
+    }));
+    assert!(
+        matches!(failing, Err(Error::Value { partition: 0, .. })),
+        "{failing:?}"
+    );
+    block_on(p.flush()).expect("flush");
+    for (i, t) in tickets.iter().enumerate() {
+        let DeliveryStatus::Delivered(d) = p.delivery(t) else {
+            panic!("{:?}", p.delivery(t));
+        };
+        assert_eq!(d.offset, Some(i as i64));
+    }
+    let s = broker.state.borrow();
+    assert!(
+        s.batches.len() >= 5,
+        "20 x 100 B in 512-byte batches: {}",
+        s.batches.len()
+    );
+    let mut values = Vec::new();
+    for bytes in &s.batches {
+        let Status::Complete { value: batch, .. } = RecordBatch::parse(bytes).expect("valid")
+        else {
+            panic!("incomplete");
+        };
+        for r in batch.records().expect("uncompressed") {
+            values.push(r.expect("record").value.expect("value").to_vec());
+        }
+    }
+    let expected: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'a' + i; 100]).collect();
+    assert_eq!(values, expected);
+}
+
+/// Resolves `broker-0.test` to 10.0.0.7, nothing else.
+struct ScriptedDns;
+impl embedded_nal_async::Dns for ScriptedDns {
+    type Error = ErrorKind;
+    async fn get_host_by_name(
+        &self,
+        host: &str,
+        _addr_type: embedded_nal_async::AddrType,
+    ) -> Result<std::net::IpAddr, ErrorKind> {
+        match host {
+            "broker-0.test" => Ok(std::net::Ipv4Addr::new(10, 0, 0, 7).into()),
+            _ => Err(ErrorKind::NotFound),
+        }
+    }
+    async fn get_host_by_address(
+        &self,
+        _addr: std::net::IpAddr,
+        _result: &mut [u8],
+    ) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::Unsupported)
+    }
+}
+
+#[test]
+fn produce_goes_to_the_leader_by_its_advertised_name_resolved_with_dns() {
+    let broker = ScriptedBroker::new(11, 2);
+    broker.state.borrow_mut().advertised = Some(("broker-0.test", 9093));
+    let mut buffers = Buffers::new();
+    let mut p = producer(&broker, &SERVERS, Acks::All, &mut buffers).with_dns(ScriptedDns);
+    let t = block_on(p.send("readings", Record::new(b"v").partition(1))).expect("send");
+    let d = block_on(p.wait(&t)).expect("flush").expect("delivered");
+    assert_eq!((d.partition, d.offset), (1, Some(0)));
+    let leader: SocketAddr = "10.0.0.7:9093".parse().expect("address");
+    assert_eq!(p.metadata().broker(0), Some(Some(leader)));
+    assert_eq!(broker.state.borrow().remotes, [SERVERS[0], leader]);
+
+    // Without a resolver the leader cannot be reached, and the error says which.
+    let broker = ScriptedBroker::new(11, 2);
+    broker.state.borrow_mut().advertised = Some(("broker-0.test", 9093));
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).batch_size(512).retries(0);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    let e = block_on(p.flush()).expect_err("no route to the leader");
+    assert!(matches!(e, Error::UnresolvedLeader { node_id: 0 }), "{e:?}");
+    assert_eq!(
+        p.delivery(&t),
+        DeliveryStatus::Failed(DeliveryError::NoResponse {
+            partition: t.partition
+        })
+    );
+}
+
+#[test]
+fn bootstrap_servers_by_name_and_metadata_refreshed_by_age() {
+    let broker = ScriptedBroker::new(11, 2);
+    broker.state.borrow_mut().advertised = Some(("broker-0.test", 9092));
+    let hosts = [("nowhere.test", 9092), ("broker-0.test", 9092)];
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&[])
+        .bootstrap_hosts(&hosts)
+        .batch_size(512)
+        .metadata_max_age_ms(0);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid")
+    .with_dns(ScriptedDns);
+    for _ in 0..3 {
+        block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    }
+    block_on(p.flush()).expect("flush");
+    let s = broker.state.borrow();
+    let leader: SocketAddr = "10.0.0.7:9092".parse().expect("address");
+    assert_eq!(
+        s.remotes,
+        [leader],
+        "the name that resolves; one connection"
+    );
+    assert_eq!(
+        s.metadata_requests, 3,
+        "metadata.max.age.ms = 0: fetched for every send"
+    );
+}
+
+#[test]
+fn retries_stop_at_the_delivery_timeout_with_the_last_error() {
+    let broker = ScriptedBroker::new(11, 1);
+    {
+        let mut s = broker.state.borrow_mut();
+        s.produce_error = ErrorCode::NotEnoughReplicas.code();
+        s.fail_first = u32::MAX;
+    }
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .batch_size(512)
+        .retries(1_000)
+        .request_timeout_ms(5_000)
+        .linger_ms(0)
+        .delivery_timeout_ms(10_000);
+    let mut p = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    // Back-offs 100, 200, 400, 800, then 1000 each, while they end before 10 s.
+    let waited: u32 = BACKOFFS.with(|b| b.borrow().iter().sum());
+    assert!(waited < 10_000, "{waited}");
+    assert_eq!(
+        (summary.retries, summary.failed_batches),
+        (12, 1),
+        "{summary:?}"
+    );
+    assert_eq!(
+        p.delivery(&t),
+        DeliveryStatus::Failed(DeliveryError::Broker {
+            code: ErrorCode::NotEnoughReplicas,
+            partition: 0
+        })
+    );
+    assert!(
+        Config::new(&SERVERS)
+            .delivery_timeout_ms(1_000)
+            .validate()
+            .is_err()
+    );
+}
+
+#[test]
+fn configuration_is_checked_up_front() {
+    let broker = ScriptedBroker::new(11, 1);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).batch_size(4096);
+    let e = Scripted::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .err()
+    .expect("batch.size larger than the buffers");
+    assert_eq!(
+        e.to_string(),
+        "batch.size = 4096: larger than the 512-byte batch buffers"
+    );
+    assert!(Config::new(&SERVERS).max_in_flight(2).validate().is_err());
+}

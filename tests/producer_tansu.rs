@@ -1,0 +1,417 @@
+//! The producer end to end: Tokio transport, a private Tansu broker (`common::broker`), and
+//! every record read back by an independent consumer (kafka-python, which checks CRCs:
+//! Tansu does not) and compared with what was sent and what the delivery tickets said.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use common::XorShift64;
+use common::broker::Broker;
+use embedded_kafka::partition::{DefaultPartitioner, Murmur2, Sticky, partition_for_key};
+use embedded_kafka::producer::{Acks, Buffers, Config, DeliveryStatus, Producer, Record, Ticket};
+use embedded_kafka::record::Header;
+use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
+
+const PARTITIONS: u32 = 3;
+
+type TestProducer<'a> = Producer<
+    'a,
+    TokioTcp,
+    TokioClock,
+    TokioDelay,
+    DefaultPartitioner<XorShift64>,
+    2,
+    3,
+    64,
+    TokioDns,
+>;
+
+/// What was sent, as the consumer should see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    /// Whether the partition was chosen by the caller.
+    explicit: bool,
+    headers: Vec<(String, Vec<u8>)>,
+    timestamp: i64,
+    partition: u32,
+    offset: Option<i64>,
+}
+
+/// A record as the consumer read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Consumed {
+    partition: u32,
+    offset: i64,
+    timestamp: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+fn unhex_field(s: &str) -> Option<Vec<u8>> {
+    match s {
+        "-" => None,
+        "~" => Some(Vec::new()),
+        s => Some(common::unhex(s)),
+    }
+}
+
+fn consume(broker: &Broker, topic: &str, expected: usize) -> Vec<Consumed> {
+    let out = common::run_python(
+        "consume.py",
+        format!("{} {topic} {expected}\n", broker.bootstrap()).as_bytes(),
+    );
+    let out = String::from_utf8(out).expect("utf-8");
+    let mut lines = out.lines();
+    let version = lines.next().expect("a version line");
+    assert!(version.starts_with("kafka-python "), "{version}");
+    lines
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            assert_eq!(f.len(), 6, "consumer line {line:?}");
+            let headers = if f[5] == "-" {
+                Vec::new()
+            } else {
+                f[5].split(',')
+                    .map(|h| {
+                        let (k, v) = h.split_once('=').expect("k=v");
+                        (k.to_owned(), unhex_field(v).unwrap_or_default())
+                    })
+                    .collect()
+            };
+            Consumed {
+                partition: f[0].parse().expect("partition"),
+                offset: f[1].parse().expect("offset"),
+                timestamp: f[2].parse().expect("timestamp"),
+                key: unhex_field(f[3]),
+                value: unhex_field(f[4]),
+                headers,
+            }
+        })
+        .collect()
+}
+
+/// Key, value, headers, timestamp and explicit partition of a record.
+type Parts = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(String, Vec<u8>)>,
+    Option<i64>,
+    Option<u32>,
+);
+
+/// Record `i` of a run: every third keyless, the others keyed by one of 7 keys; every record
+/// carries two headers (`seq` identifies it); every fifth an explicit timestamp (the others take
+/// the wall clock's); every eleventh a null value; every thirteenth an explicit partition.
+fn record_parts(run: &str, i: usize) -> Parts {
+    let key = (!i.is_multiple_of(3)).then(|| format!("sensor-{}", i % 7).into_bytes());
+    let value = (!i.is_multiple_of(11))
+        .then(|| format!("{run}-reading-{i}:{}", 20.0 + i as f64 / 10.0).into_bytes());
+    let headers = vec![
+        ("seq".to_owned(), i.to_string().into_bytes()),
+        ("run".to_owned(), run.as_bytes().to_vec()),
+    ];
+    let timestamp = i.is_multiple_of(5).then_some(1_700_000_000_000 + i as i64);
+    let partition = i.is_multiple_of(13).then_some((i / 13) as u32 % PARTITIONS);
+    (key, value, headers, timestamp, partition)
+}
+
+struct Run {
+    expected: Vec<Expected>,
+    requests: u32,
+    strays: u32,
+}
+
+async fn produce(
+    addr: SocketAddr,
+    topic: &str,
+    acks: Acks,
+    idempotent: bool,
+    n: usize,
+    run: &str,
+) -> Run {
+    let servers = [addr];
+    let config = Config::new(&servers)
+        .client_id("producer-e2e")
+        .acks(acks)
+        .linger_ms(1_000)
+        .batch_size(1024)
+        .request_timeout_ms(10_000)
+        .enable_idempotence(idempotent);
+    let mut buffers = Buffers::<4096, 512, 1024, 3>::new();
+    let connector = TokioTcp;
+    let partitioner: DefaultPartitioner<_> = Murmur2::new(Sticky::new(XorShift64::new(7)));
+    let mut producer: TestProducer<'_> = Producer::new(
+        &connector,
+        TokioClock::new(),
+        TokioDelay,
+        partitioner,
+        config,
+        &mut buffers,
+    )
+    .expect("valid configuration")
+    .with_dns(TokioDns);
+
+    let mut sent: Vec<(Ticket<'_>, Expected)> = Vec::new();
+    for i in 0..n {
+        let (key, value, headers, timestamp, partition) = record_parts(run, i);
+        let hs: Vec<Header<'_>> = headers.iter().map(|(k, v)| Header::new(k, v)).collect();
+        let mut record = Record::default().headers(&hs);
+        record.value = value.as_deref();
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        if let Some(k) = &key {
+            record = record.key(k);
+        }
+        if let Some(t) = timestamp {
+            record = record.timestamp(t);
+        }
+        let ticket = producer
+            .send(topic, record)
+            .await
+            .unwrap_or_else(|e| panic!("send {i}: {e}"));
+        match (&key, partition) {
+            (_, Some(p)) => assert_eq!(ticket.partition, p, "record {i}"),
+            (Some(k), None) => {
+                assert_eq!(
+                    ticket.partition,
+                    partition_for_key(k, PARTITIONS),
+                    "record {i}"
+                )
+            }
+            (None, None) => {}
+        }
+        if let Some(t) = timestamp {
+            assert_eq!(ticket.timestamp, t);
+        } else {
+            assert!(ticket.timestamp > 1_700_000_000_000, "wall clock timestamp");
+        }
+        sent.push((
+            ticket,
+            Expected {
+                key,
+                value,
+                explicit: partition.is_some(),
+                headers,
+                timestamp: ticket.timestamp,
+                partition: ticket.partition,
+                offset: None,
+            },
+        ));
+        // Now and then a flush in the middle, so batches of every size are sent.
+        if i % 37 == 36 {
+            producer.flush().await.expect("flush");
+        }
+    }
+    let summary = producer.flush().await.expect("final flush");
+    assert_eq!(summary.failed_batches, 0);
+    assert_eq!(
+        producer.producer_id().is_some(),
+        idempotent,
+        "InitProducerId"
+    );
+    let requests = producer.produce_requests();
+
+    // The report style agrees: every record in exactly one delivered batch.
+    let mut reported = 0;
+    producer.take_reports(|r| {
+        assert_eq!(r.topic, topic);
+        match r.result {
+            Ok(base) => assert_eq!(base.is_none(), acks == Acks::None),
+            Err(e) => panic!("batch failed: {e}"),
+        }
+        reported += r.records as usize;
+    });
+    assert_eq!((reported, producer.reports_dropped()), (n, 0));
+
+    let mut expected = Vec::new();
+    for (ticket, mut e) in sent {
+        match producer.delivery(&ticket) {
+            DeliveryStatus::Delivered(d) => {
+                assert_eq!((d.topic, d.partition), (topic, e.partition));
+                assert_eq!(d.timestamp, e.timestamp);
+                if acks == Acks::None {
+                    assert_eq!(d.offset, None, "acks=0 reports no offset");
+                } else {
+                    e.offset = Some(d.offset.expect("acks≠0 reports an offset"));
+                }
+            }
+            other => panic!("record {:?}: {other:?}", e.headers),
+        }
+        expected.push(e);
+    }
+    // Tansu answers acks=0 Produce requests: the answers are drained, never paired.
+    let mut strays = producer.stray_responses();
+    if acks == Acks::None {
+        for _ in 0..100 {
+            if strays >= requests {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            producer.poll().await.expect("poll drains stray responses");
+            strays = producer.stray_responses();
+        }
+    }
+    Run {
+        expected,
+        requests,
+        strays,
+    }
+}
+
+fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, n: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run = rt.block_on(produce(broker.addr(), topic, acks, idempotent, n, topic));
+    let consumed = consume(broker, topic, n);
+    assert_eq!(
+        consumed.len(),
+        n,
+        "every record read back once (acks {acks:?})"
+    );
+
+    // Records are identified by their `seq` header (values may be null).
+    let seq = |headers: &[(String, Vec<u8>)]| headers.first().map(|(_, v)| v.clone());
+    let mut by_seq: HashMap<Option<Vec<u8>>, Consumed> = HashMap::new();
+    for c in consumed {
+        let dup = by_seq.insert(seq(&c.headers), c);
+        assert!(dup.is_none(), "a record read twice: {dup:?}");
+    }
+    let mut keyed = 0;
+    for e in &run.expected {
+        let c = by_seq
+            .get(&seq(&e.headers))
+            .unwrap_or_else(|| panic!("record {:?} not read back", e.headers));
+        assert_eq!(c.value, e.value);
+        assert_eq!(c.key, e.key);
+        assert_eq!(c.headers, e.headers);
+        assert_eq!(c.timestamp, e.timestamp);
+        assert_eq!(c.partition, e.partition, "partition of {:?}", e.headers);
+        if let Some(k) = e.key.as_ref().filter(|_| !e.explicit) {
+            assert_eq!(c.partition, partition_for_key(k, PARTITIONS));
+            keyed += 1;
+        }
+        if let Some(offset) = e.offset {
+            assert_eq!(c.offset, offset, "offset of {:?}", e.headers);
+        }
+    }
+    let spread: Vec<usize> = (0..PARTITIONS)
+        .map(|p| run.expected.iter().filter(|e| e.partition == p).count())
+        .collect();
+    println!(
+        "acks {acks:?}{}: {n} records ({keyed} keyed) in {} Produce requests, per partition \
+         {spread:?}, all read back by kafka-python with CRCs checked; stray acks=0 responses \
+         drained: {}",
+        if idempotent { ", idempotent" } else { "" },
+        run.requests,
+        run.strays
+    );
+    if acks == Acks::None {
+        assert_eq!(
+            run.strays, run.requests,
+            "Tansu answers every acks=0 Produce request; each answer is drained and counted"
+        );
+    } else {
+        assert_eq!(run.strays, 0);
+    }
+}
+
+const N: usize = 300;
+
+#[test]
+fn acks_1_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-acks-1", PARTITIONS);
+    check(&broker, "e2e-acks-1", Acks::Leader, false, N);
+}
+
+#[test]
+fn acks_all_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-acks-all", PARTITIONS);
+    check(&broker, "e2e-acks-all", Acks::All, false, N);
+}
+
+#[test]
+fn acks_0_every_record_read_back_and_stray_answers_drained() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-acks-0", PARTITIONS);
+    check(&broker, "e2e-acks-0", Acks::None, false, N);
+}
+
+#[test]
+fn idempotent_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-idempotent", PARTITIONS);
+    check(&broker, "e2e-idempotent", Acks::All, true, N);
+}
+
+#[test]
+fn a_1_mib_value_is_delivered_and_read_back() {
+    const VALUE: usize = 1 << 20;
+    let broker = Broker::shared();
+    broker.create_topic("e2e-big", PARTITIONS);
+    let addr = broker.addr();
+    // 2 MiB of batch buffer: a thread with a stack to hold the buffers.
+    let (offset, value) = std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let value: Vec<u8> = (0..VALUE).map(|i| (i * 7 % 251) as u8).collect();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let offset = rt.block_on(async {
+                let servers = [addr];
+                let config = Config::new(&servers).batch_size(VALUE + 4096);
+                let mut buffers = Box::new(Buffers::<4096, 512, { VALUE + 4096 }, 1>::new());
+                let mut producer: Producer<'_, _, _, _, _, 1, 1, 4> = Producer::new(
+                    &TokioTcp,
+                    TokioClock::new(),
+                    TokioDelay,
+                    Murmur2::new(Sticky::new(XorShift64::new(3))),
+                    config,
+                    &mut buffers,
+                )
+                .expect("valid");
+                let record = Record::new(&value).key(b"big").partition(2);
+                let ticket = producer.send("e2e-big", record).await.expect("send");
+                let delivery = producer
+                    .wait(&ticket)
+                    .await
+                    .expect("flush")
+                    .expect("delivered");
+                delivery.offset.expect("acks=all: an offset")
+            });
+            (offset, value)
+        })
+        .expect("thread")
+        .join()
+        .expect("producer thread");
+    let consumed = consume(&broker, "e2e-big", 1);
+    assert_eq!(consumed.len(), 1);
+    assert_eq!((consumed[0].partition, consumed[0].offset), (2, offset));
+    assert_eq!(consumed[0].value.as_deref(), Some(&value[..]));
+}
+
+#[test]
+fn ram_of_a_small_configuration() {
+    type Small<'a> =
+        Producer<'a, TokioTcp, TokioClock, TokioDelay, DefaultPartitioner<XorShift64>, 1, 2, 8>;
+    type SmallBuffers = Buffers<1024, 256, 1024, 2>;
+    let producer = core::mem::size_of::<Small<'static>>();
+    let buffers = core::mem::size_of::<SmallBuffers>();
+    println!(
+        "RAM, 1 topic, 1 connection, 2 partition batches of 1 KiB, 1 KiB receive, 256 B transmit: \
+         producer {producer} B + buffers {buffers} B = {} B",
+        producer + buffers
+    );
+    assert_eq!(buffers, 1024 + 256 + 2 * 1024);
+}

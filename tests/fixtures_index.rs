@@ -2,7 +2,7 @@
 //! framing level: every listed file exists and every file is listed, size prefixes match,
 //! request headers carry the indexed API key, version and correlation id, responses echo the
 //! correlation id, and every version in the crate's scope has a real broker response.
-//! Decoding the message bodies is the decoders' tests' business (`common::fixtures`).
+//! Decoding the message bodies is `protocol_fixtures.rs`'s business.
 
 mod common;
 

@@ -159,6 +159,7 @@ const fn field_len(len: Option<usize>) -> usize {
     }
 }
 
+#[inline]
 fn headers_len(headers: &[Header<'_>]) -> usize {
     let mut n = varint::varint_len(headers.len() as i32);
     for h in headers {
@@ -168,6 +169,7 @@ fn headers_len(headers: &[Header<'_>]) -> usize {
 }
 
 /// Encoded size of a record without its length prefix.
+#[inline]
 fn record_body_len(
     timestamp_delta: i64,
     offset_delta: i32,
@@ -388,19 +390,17 @@ impl<'a> RecordBatchBuilder<'a> {
         let start = self.w.position();
         let result = match (key.known_len(), value.known_len()) {
             (Some(k), Some(v)) => {
-                // Everything is known: write the length first and each byte once, in place.
+                // Everything is known: size the record exactly, take that many bytes once and
+                // fill them front to back, each payload byte copied once.
                 let body = record_body_len(delta, offset_delta, k, v, headers);
                 let len = varint::varint_len(body as i32) + body;
-                if self.w.remaining() < len {
-                    return Err(WithError::Encode(EncodeError::BufferTooSmall {
-                        needed: start + len,
-                        available: self.w.capacity(),
-                    }));
+                let out = self.w.take(len).map_err(WithError::Encode)?;
+                let written =
+                    write_sized(out, body, delta, offset_delta, key, k, value, v, headers);
+                if written.is_err() {
+                    self.w.rollback(start);
                 }
-                self.w.atomically(|w| {
-                    w.put_varint(body as i32)?;
-                    write_body(w, delta, offset_delta, key, value, headers)
-                })
+                written
             }
             // A closure writes in place: reserve the record length, fill it in afterwards.
             _ => self.w.atomically(|w| {
@@ -466,6 +466,126 @@ impl<'a> RecordBatchBuilder<'a> {
             Ok(total)
         })();
         (w, result)
+    }
+}
+
+/// A cursor over a record's exactly-sized slot. The slot was sized by [`record_body_len`],
+/// whose exactness the tests pin down, so every write lands inside it; were it ever short, the
+/// writes past its end are dropped (never a panic) and the record is refused by the length
+/// check at the end of [`write_sized`].
+struct Slot<'b> {
+    out: &'b mut [u8],
+    pos: usize,
+}
+
+impl Slot<'_> {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.out.get_mut(self.pos) {
+            *slot = b;
+        }
+        self.pos += 1;
+    }
+
+    #[inline(always)]
+    fn uvarlong(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, v: i32) {
+        self.uvarlong(u64::from(varint::zigzag32(v)));
+    }
+
+    #[inline(always)]
+    fn varlong(&mut self, v: i64) {
+        self.uvarlong(varint::zigzag64(v));
+    }
+
+    #[inline(always)]
+    fn window(&mut self, n: usize) -> &mut [u8] {
+        let start = self.pos;
+        self.pos += n;
+        self.out.get_mut(start..start + n).unwrap_or_default()
+    }
+
+    #[inline(always)]
+    fn bytes(&mut self, b: Option<&[u8]>) {
+        match b {
+            None => self.byte(1), // zigzag(-1)
+            Some(b) => {
+                self.varint(b.len() as i32);
+                self.window(b.len()).copy_from_slice(b);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn payload<E>(&mut self, p: impl Payload<E>, len: Option<usize>) -> Result<(), WithError<E>> {
+        match len {
+            None => self.byte(1),
+            Some(n) => {
+                self.varint(n as i32);
+                let wrote = p.write(self.window(n)).map_err(WithError::Closure)?;
+                if wrote != n {
+                    return Err(WithError::Encode(EncodeError::ClosureOverrun {
+                        claimed: wrote,
+                        available: n,
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fills a record's slot (`out`, exactly its encoded size) when every length is known.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn write_sized<E>(
+    out: &mut [u8],
+    body: usize,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: impl Payload<E>,
+    key_len: Option<usize>,
+    value: impl Payload<E>,
+    value_len: Option<usize>,
+    headers: &[Header<'_>],
+) -> Result<(), WithError<E>> {
+    let expected = out.len();
+    if key_len.is_some_and(|n| n > i32::MAX as usize)
+        || value_len.is_some_and(|n| n > i32::MAX as usize)
+    {
+        return Err(WithError::Encode(EncodeError::TooLong {
+            what: "record key or value",
+            len: key_len.max(value_len).unwrap_or_default(),
+            max: i32::MAX as usize,
+        }));
+    }
+    let mut s = Slot { out, pos: 0 };
+    s.varint(body as i32);
+    s.byte(0); // record attributes: unused
+    s.varlong(timestamp_delta);
+    s.varint(offset_delta);
+    s.payload(key, key_len)?;
+    s.payload(value, value_len)?;
+    s.varint(headers.len() as i32);
+    for h in headers {
+        s.bytes(Some(h.key.as_bytes()));
+        s.bytes(h.value);
+    }
+    if s.pos == expected {
+        Ok(())
+    } else {
+        Err(WithError::Encode(EncodeError::ClosureOverrun {
+            claimed: s.pos,
+            available: expected,
+        }))
     }
 }
 

@@ -163,21 +163,23 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Takes the next `n` bytes for writing and advances past them.
+    /// Takes the next `n` bytes for writing and advances past them: for a caller that has
+    /// sized a composite value exactly and fills it in one go.
     #[inline]
-    fn take(&mut self, n: usize) -> Result<&mut [u8], EncodeError> {
-        let end = self.pos.checked_add(n).ok_or(self.too_small(n))?;
-        if end > self.buf.len() {
-            return Err(self.too_small(n));
-        }
+    pub(crate) fn take(&mut self, n: usize) -> Result<&mut [u8], EncodeError> {
         let start = self.pos;
+        let available = self.buf.len();
+        let end = match start.checked_add(n) {
+            Some(end) if end <= available => end,
+            _ => {
+                return Err(EncodeError::BufferTooSmall {
+                    needed: start.saturating_add(n),
+                    available,
+                });
+            }
+        };
         self.pos = end;
-        self.buf
-            .get_mut(start..end)
-            .ok_or(EncodeError::BufferTooSmall {
-                needed: end,
-                available: 0,
-            })
+        Ok(self.buf.get_mut(start..end).unwrap_or_default())
     }
 
     #[inline]

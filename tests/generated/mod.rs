@@ -30,7 +30,7 @@ pub fn request_header(version: i16) -> BoxedStrategy<RequestHeader<'static>> {
             Just(Some("")).boxed()
         },
         if version >= 2 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -58,7 +58,7 @@ pub fn response_header(version: i16) -> BoxedStrategy<ResponseHeader<'static>> {
     ((
         any::<i32>().boxed(),
         if version >= 1 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -80,7 +80,7 @@ pub fn produce_request(version: i16) -> BoxedStrategy<ProduceRequest<'static>> {
         any::<i32>().boxed(),
         s::array(topic_produce_data(version)),
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -105,7 +105,7 @@ pub fn topic_produce_data(version: i16) -> BoxedStrategy<TopicProduceData<'stati
         s::string(),
         s::array(partition_produce_data(version)),
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -126,7 +126,7 @@ pub fn partition_produce_data(version: i16) -> BoxedStrategy<PartitionProduceDat
         any::<i32>().boxed(),
         s::nullable(s::bytes()),
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -152,7 +152,7 @@ pub fn produce_response(version: i16) -> BoxedStrategy<ProduceResponse<'static>>
             Just(Array::EMPTY).boxed()
         },
         if version >= 9 {
-            s::unknown_tags(if version <= 9 { 0 } else { 1 })
+            s::unknown_tags(if version <= 9 { 0 } else { 1 }, 1)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -176,7 +176,7 @@ pub fn topic_produce_response(version: i16) -> BoxedStrategy<TopicProduceRespons
         s::string(),
         s::array(partition_produce_response(version)),
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -223,7 +223,7 @@ pub fn partition_produce_response(
             },
         ),
         (if version >= 9 {
-            s::unknown_tags(if version <= 9 { 0 } else { 1 })
+            s::unknown_tags(if version <= 9 { 0 } else { 1 }, 1)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },),
@@ -272,7 +272,7 @@ pub fn batch_index_and_error_message(
             Just(None).boxed()
         },
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -303,7 +303,7 @@ pub fn leader_id_and_epoch(version: i16) -> BoxedStrategy<LeaderIdAndEpoch<'stat
             Just(-1).boxed()
         },
         if version >= 10 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -342,7 +342,7 @@ pub fn node_endpoint(version: i16) -> BoxedStrategy<NodeEndpoint<'static>> {
             Just(None).boxed()
         },
         if version >= 10 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -379,7 +379,7 @@ pub fn metadata_request(version: i16) -> BoxedStrategy<MetadataRequest<'static>>
             Just(false).boxed()
         },
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -416,7 +416,7 @@ pub fn metadata_request_topic(version: i16) -> BoxedStrategy<MetadataRequestTopi
             s::some(s::string())
         },
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -453,7 +453,7 @@ pub fn metadata_response(version: i16) -> BoxedStrategy<MetadataResponse<'static
             Just(-2147483648).boxed()
         },
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -488,7 +488,7 @@ pub fn metadata_response_broker(version: i16) -> BoxedStrategy<MetadataResponseB
         any::<i32>().boxed(),
         s::nullable(s::string()),
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -527,7 +527,7 @@ pub fn metadata_response_topic(version: i16) -> BoxedStrategy<MetadataResponseTo
             Just(-2147483648).boxed()
         },
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -575,7 +575,7 @@ pub fn metadata_response_partition(
             Just(Array::EMPTY).boxed()
         },
         if version >= 9 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -635,7 +635,7 @@ pub fn api_versions_request(version: i16) -> BoxedStrategy<ApiVersionsRequest<'s
             Just("").boxed()
         },
         if version >= 3 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -683,7 +683,7 @@ pub fn api_versions_response(version: i16) -> BoxedStrategy<ApiVersionsResponse<
             Just(false).boxed()
         },
         if version >= 3 {
-            s::unknown_tags(if version <= 2 { 0 } else { 4 })
+            s::unknown_tags(if version <= 2 { 0 } else { 4 }, 4)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -719,7 +719,7 @@ pub fn api_version(version: i16) -> BoxedStrategy<ApiVersion<'static>> {
         any::<i16>().boxed(),
         any::<i16>().boxed(),
         if version >= 3 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -754,7 +754,7 @@ pub fn supported_feature_key(version: i16) -> BoxedStrategy<SupportedFeatureKey<
             Just(0).boxed()
         },
         if version >= 3 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -789,7 +789,7 @@ pub fn finalized_feature_key(version: i16) -> BoxedStrategy<FinalizedFeatureKey<
             Just(0).boxed()
         },
         if version >= 3 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -823,7 +823,7 @@ pub fn init_producer_id_request(version: i16) -> BoxedStrategy<InitProducerIdReq
             Just(-1).boxed()
         },
         if version >= 2 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -854,7 +854,7 @@ pub fn init_producer_id_response(version: i16) -> BoxedStrategy<InitProducerIdRe
         any::<i64>().boxed(),
         any::<i16>().boxed(),
         if version >= 2 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -882,7 +882,7 @@ pub fn sasl_authenticate_request(version: i16) -> BoxedStrategy<SaslAuthenticate
     ((
         s::bytes(),
         if version >= 2 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },
@@ -910,7 +910,7 @@ pub fn sasl_authenticate_response(
             Just(0).boxed()
         },
         if version >= 2 {
-            s::unknown_tags(0)
+            s::unknown_tags(0, 0)
         } else {
             Just(TaggedFields::EMPTY).boxed()
         },

@@ -2,8 +2,9 @@
 //! run so that the ratios are fair:
 //!
 //! - encoding a Produce request of 1 topic × 3 partitions × 1000 records of 100 bytes, at v9
-//!   (flexible) and v3: ours streamed into the frame by `ProduceRequestWriter`; ours through the
-//!   `ProduceRequest` repr, with the batches built first and with them built beforehand;
+//!   (flexible) and v3: ours streamed into the frame by `ProduceRequestWriter` (values copied,
+//!   or written in place by a closure); ours through the `ProduceRequest` repr, with the
+//!   batches built first and with them built beforehand;
 //!   kafka-protocol from the payload slices (records, `RecordBatchEncoder`, request, header) and
 //!   with its `Record`s built beforehand; and the floor, copying the payload once and one CRC-32C
 //!   per partition over it;
@@ -27,7 +28,7 @@ use embedded_kafka::protocol::{
     ProduceRequestWriter, ProduceResponse, Request, RequestHeader, Response, ResponseHeader,
     TopicProduceData, TopicProduceResponse,
 };
-use embedded_kafka::record::{BatchHeader, RecordBatchBuilder, crc32c};
+use embedded_kafka::record::{BatchHeader, InPlace, RecordBatchBuilder, crc32c};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages as kp;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
@@ -67,6 +68,30 @@ fn ours_streaming(buf: &mut [u8], version: i16, values: &[Vec<[u8; VALUE]>]) -> 
         let mut partition = topic.partition(p as i32, BatchHeader::default()).unwrap();
         for (i, v) in values.iter().enumerate() {
             partition.append(TS + i as i64, None, Some(v), &[]).unwrap();
+        }
+        partition.finish().unwrap();
+    }
+    topic.finish().unwrap();
+    request.finish().unwrap().len()
+}
+
+/// The streaming writer with each value written in place by a closure (`InPlace`), as a
+/// serializer without a scratch buffer would.
+fn ours_streaming_in_place(buf: &mut [u8], version: i16, values: &[Vec<[u8; VALUE]>]) -> usize {
+    let header = RequestHeader::new(1, Some(CLIENT));
+    let mut request = ProduceRequestWriter::begin(buf, version, &header, None, -1, 30_000).unwrap();
+    let mut topic = request.topic(TOPIC).unwrap();
+    for (p, values) in values.iter().enumerate() {
+        let mut partition = topic.partition(p as i32, BatchHeader::default()).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            let value = InPlace(|out: &mut [u8]| {
+                let dst = out.get_mut(..VALUE).ok_or(())?;
+                dst.copy_from_slice(v);
+                Ok::<usize, ()>(VALUE)
+            });
+            partition
+                .append_with(TS + i as i64, None::<&[u8]>, value, &[])
+                .unwrap();
         }
         partition.finish().unwrap();
     }
@@ -202,6 +227,8 @@ fn encode_produce(c: &mut Criterion) {
         // The same frame from every encoder, before anything is timed.
         let n = ours_streaming(&mut buf, version, &values);
         let expected = buf[..n].to_vec();
+        let n = ours_streaming_in_place(&mut buf, version, &values);
+        same(&buf[..n], &expected, "streaming, in place", version);
         let mut out = vec![0u8; 512 * 1024];
         let m = ours_repr(&mut out, version, prebuilt);
         same(&out[..m], &expected, "repr", version);
@@ -220,6 +247,18 @@ fn encode_produce(c: &mut Criterion) {
         g.bench_function(
             BenchmarkId::new("embedded-kafka streaming writer", version),
             |b| b.iter(|| black_box(ours_streaming(&mut buf, version, black_box(&values)))),
+        );
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka streaming writer, values in place", version),
+            |b| {
+                b.iter(|| {
+                    black_box(ours_streaming_in_place(
+                        &mut buf,
+                        version,
+                        black_box(&values),
+                    ))
+                })
+            },
         );
         g.bench_function(
             BenchmarkId::new("embedded-kafka repr, batches built + encoded", version),

@@ -281,3 +281,68 @@ fn empty_batches_are_empty_records() {
         .unwrap();
     assert_eq!((p.index, p.records), (3, Some(&[][..])));
 }
+
+/// A flexible version's records length is reserved only as wide as the room left could need.
+/// Across buffer sizes that put that width at 1, 2 and 3 bytes, a partition filled with as
+/// many records as fit (so its length lands on and just under each width's limit) still gives
+/// exactly the repr's frame.
+#[test]
+fn records_length_slots_sized_by_the_room_left() {
+    let value = [0x5au8; 40];
+    let header = RequestHeader::new(3, Some("c"));
+    let mut compared = 0;
+    for size in (60..700).chain(16_300..16_500) {
+        let mut frame = vec![0u8; size];
+        let Ok(mut req) = ProduceRequestWriter::begin(&mut frame, 9, &header, None, 1, 10) else {
+            continue;
+        };
+        let mut records = Vec::new();
+        {
+            let Ok(mut topic) = req.topic("t") else {
+                continue;
+            };
+            let Ok(mut p) = topic.partition(0, batch_header(0)) else {
+                continue;
+            };
+            for i in 0.. {
+                let len = (i % 41) as usize;
+                let ts = 1_700_000_000_000 + i64::from(i);
+                if p.append(ts, None, Some(&value[..len]), &[]).is_err() {
+                    break;
+                }
+                records.push((ts, None, Some(value[..len].to_vec())));
+            }
+            if p.finish().is_err() || topic.finish().is_err() {
+                continue;
+            }
+        }
+        let Ok(streamed) = req.finish() else { continue };
+        let streamed = streamed.to_vec();
+
+        let batch = standalone_batch(&records, 0);
+        let partitions = [PartitionProduceData {
+            index: 0,
+            records: Some(&batch),
+            ..Default::default()
+        }];
+        let topics = [TopicProduceData {
+            name: "t",
+            partition_data: Array::from(&partitions),
+            ..Default::default()
+        }];
+        let repr = ProduceRequest {
+            acks: 1,
+            timeout_ms: 10,
+            topic_data: Array::from(&topics),
+            ..Default::default()
+        };
+        let mut out = vec![0u8; size + 16];
+        let n = repr.encode_request(&header, &mut out, 9).unwrap();
+        assert_eq!(streamed, &out[..n], "buffer of {size} bytes");
+        compared += 1;
+    }
+    assert!(
+        compared > 700,
+        "only {compared} buffer sizes reached a frame"
+    );
+}

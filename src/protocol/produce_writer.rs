@@ -9,9 +9,10 @@
 //!
 //! Counts and lengths are known only when a scope ends, so they are reserved and back-patched:
 //! `INT32` slots before version 9, and in the flexible versions (9+) unsigned varints reserved
-//! at their widest and filled minimally with [`Writer::fill_uvarint`], which moves what follows
-//! back over the unused bytes. The result is byte for byte what encoding the equivalent
-//! [`ProduceRequest`] gives.
+//! at their widest (a records length: as wide as the room left in the buffer could need) and
+//! filled minimally with [`Writer::fill_uvarint`], which moves what follows back over the
+//! unused bytes. The result is byte for byte what encoding the equivalent [`ProduceRequest`]
+//! gives.
 
 use super::codec::{self, Request};
 use super::header::RequestHeader;
@@ -33,6 +34,21 @@ impl Slot {
     fn reserve(w: &mut Writer<'_>, flexible: bool) -> Result<Self, EncodeError> {
         Ok(if flexible {
             Self::Compact(w.reserve_uvarint()?)
+        } else {
+            Self::Int32(w.reserve::<4>()?)
+        })
+    }
+
+    /// A slot for a length that cannot exceed the room left in the buffer (a partition's
+    /// records): in flexible versions only as wide as the largest such length needs, so that
+    /// filling it usually moves nothing (with 512 KiB left, any batch of 16 KiB or more fills
+    /// it exactly) rather than moving the whole batch back by the unused bytes.
+    fn reserve_length(w: &mut Writer<'_>, flexible: bool) -> Result<Self, EncodeError> {
+        Ok(if flexible {
+            let max = u32::try_from(w.remaining())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1);
+            Self::Compact(w.reserve_uvarint_upto(max)?)
         } else {
             Self::Int32(w.reserve::<4>()?)
         })
@@ -71,8 +87,9 @@ impl Slot {
 /// as it was before the failed call.
 ///
 /// While a scope is open its count or length slot takes its widest form (5 bytes in the
-/// flexible versions), so the buffer must have up to 4 bytes per open scope (12 in all) more
-/// room than the finished frame takes; finishing a scope gives them back.
+/// flexible versions; a partition's records length only as many as the room left could need),
+/// so the buffer must have up to 4 bytes per open scope (12 in all) more room than the
+/// finished frame takes; finishing a scope gives them back.
 ///
 /// ```
 /// use embedded_kafka::protocol::{ProduceRequestWriter, Request, ProduceRequest, RequestHeader};
@@ -232,7 +249,7 @@ impl<'a> TopicWriter<'_, 'a> {
         let start = self.req.w.position();
         let records = self.req.w.atomically(|w| {
             w.put_i32(index)?;
-            Slot::reserve(w, flexible)
+            Slot::reserve_length(w, flexible)
         })?;
         let w = core::mem::replace(&mut self.req.w, Writer::new(&mut []));
         match RecordBatchBuilder::in_writer(w, header) {

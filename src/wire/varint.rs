@@ -74,7 +74,8 @@ pub(crate) fn encode_u32(mut v: u32, out: &mut [u8; MAX_LEN_32]) -> usize {
 }
 
 /// Writes `v` as LEB128 into `out`, returning the byte count.
-#[inline]
+/// The reference the writer's direct LEB128 output is tested against.
+#[cfg(test)]
 pub(crate) fn encode_u64(mut v: u64, out: &mut [u8; MAX_LEN_64]) -> usize {
     let mut n = 0;
     for slot in out.iter_mut() {

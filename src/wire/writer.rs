@@ -33,21 +33,24 @@ impl<const N: usize> Gap<N> {
 /// A slot for an unsigned varint whose value is known only after the bytes that follow it
 /// have been written (the length of a value a closure serialised in place).
 ///
-/// It reserves the maximum width (5 bytes); [`Writer::fill_uvarint`] writes the minimal encoding
-/// and moves the bytes after it back, so the output is exactly what a writer that knew the
-/// value up front would have produced.
+/// It reserves the maximum width (5 bytes), or with
+/// [`reserve_uvarint_upto`](Writer::reserve_uvarint_upto) the width of the largest value it can
+/// be filled with; [`Writer::fill_uvarint`] writes the minimal encoding and moves the bytes after
+/// it back over any unused ones, so the output is exactly what a writer that knew the value up
+/// front would have produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[must_use = "a reserved varint must be filled, or the output holds five stray bytes"]
+#[must_use = "a reserved varint must be filled, or the output holds stray bytes"]
 pub struct VarintGap {
     at: usize,
+    width: usize,
 }
 
 impl VarintGap {
     /// Offset just past the reserved bytes: where the bytes the varint describes begin until
     /// the gap is filled.
     pub const fn end(&self) -> usize {
-        self.at + varint::MAX_LEN_32
+        self.at + self.width
     }
 }
 
@@ -252,12 +255,7 @@ impl<'a> Writer<'a> {
     /// Writes an `UNSIGNED_VARINT` (LEB128, 1 to 5 bytes).
     #[inline]
     pub fn put_uvarint(&mut self, v: u32) -> Result<(), EncodeError> {
-        if v < 0x80 {
-            return self.put_array([v as u8]);
-        }
-        let mut tmp = [0u8; varint::MAX_LEN_32];
-        let n = varint::encode_u32(v, &mut tmp);
-        self.put_slice(tmp.get(..n).unwrap_or_default())
+        self.put_leb128(u64::from(v), varint::uvarint_len(v))
     }
 
     /// Writes a `VARINT` (zigzag-encoded `i32`).
@@ -269,12 +267,22 @@ impl<'a> Writer<'a> {
     /// Writes an unsigned 64-bit varint (LEB128, 1 to 10 bytes).
     #[inline]
     pub fn put_uvarlong(&mut self, v: u64) -> Result<(), EncodeError> {
-        if v < 0x80 {
-            return self.put_array([v as u8]);
+        self.put_leb128(v, varint::uvarlong_len(v))
+    }
+
+    /// Writes `v` as the `n`-byte LEB128 varint `n = uvarint_len(v)` straight into the buffer.
+    /// (Encoding into a scratch array and copying `n` bytes out of it costs a `memcpy` call per
+    /// varint, as much as the rest of a record's framing together.)
+    #[inline]
+    fn put_leb128(&mut self, v: u64, n: usize) -> Result<(), EncodeError> {
+        match n {
+            1 => self.put_array([v as u8]),
+            2 => self.put_array([v as u8 | 0x80, (v >> 7) as u8]),
+            _ => {
+                leb128(self.take(n)?, v);
+                Ok(())
+            }
         }
-        let mut tmp = [0u8; varint::MAX_LEN_64];
-        let n = varint::encode_u64(v, &mut tmp);
-        self.put_slice(tmp.get(..n).unwrap_or_default())
     }
 
     /// Writes a `VARLONG` (zigzag-encoded `i64`).
@@ -324,9 +332,7 @@ impl<'a> Writer<'a> {
     /// Writes `COMPACT_BYTES`: `UNSIGNED_VARINT` length + 1, then the bytes.
     pub fn put_compact_bytes(&mut self, b: &[u8]) -> Result<(), EncodeError> {
         let len = checked_len(b.len(), "compact bytes", (u32::MAX - 1) as usize)?;
-        let mut prefix = [0u8; varint::MAX_LEN_32];
-        let n = varint::encode_u32(len as u32 + 1, &mut prefix);
-        self.put_prefixed(prefix.get(..n).unwrap_or_default(), b)
+        self.put_varint_prefixed(len as u32 + 1, b)
     }
 
     /// Writes `COMPACT_NULLABLE_BYTES`: `None` as length prefix 0.
@@ -344,9 +350,7 @@ impl<'a> Writer<'a> {
             None => self.put_varint(-1),
             Some(b) => {
                 let len = checked_len(b.len(), "record bytes", i32::MAX as usize)?;
-                let mut prefix = [0u8; varint::MAX_LEN_32];
-                let n = varint::encode_u32(varint::zigzag32(len as i32), &mut prefix);
-                self.put_prefixed(prefix.get(..n).unwrap_or_default(), b)
+                self.put_varint_prefixed(varint::zigzag32(len as i32), b)
             }
         }
     }
@@ -370,6 +374,17 @@ impl<'a> Writer<'a> {
         let out = self.take(total)?;
         let (head, tail) = out.split_at_mut(prefix.len().min(out.len()));
         head.copy_from_slice(prefix);
+        tail.copy_from_slice(body);
+        Ok(())
+    }
+
+    /// Writes an `UNSIGNED_VARINT` prefix and a body as one unit: both or neither.
+    #[inline]
+    fn put_varint_prefixed(&mut self, prefix: u32, body: &[u8]) -> Result<(), EncodeError> {
+        let n = varint::uvarint_len(prefix);
+        let out = self.take(n.saturating_add(body.len()))?;
+        let (head, tail) = out.split_at_mut(n.min(out.len()));
+        leb128(head, u64::from(prefix));
         tail.copy_from_slice(body);
         Ok(())
     }
@@ -487,15 +502,32 @@ impl<'a> Writer<'a> {
     pub fn reserve_uvarint(&mut self) -> Result<VarintGap, EncodeError> {
         let at = self.pos;
         self.put_array([0u8; varint::MAX_LEN_32])?;
-        Ok(VarintGap { at })
+        Ok(VarintGap {
+            at,
+            width: varint::MAX_LEN_32,
+        })
+    }
+
+    /// Like [`reserve_uvarint`](Self::reserve_uvarint) for a value known to be at most `max`:
+    /// reserves only as many bytes as `max` takes. When the value turns out to need exactly
+    /// that many (a length bounded by the room left in the buffer usually does), filling the
+    /// slot moves nothing.
+    #[inline]
+    pub fn reserve_uvarint_upto(&mut self, max: u32) -> Result<VarintGap, EncodeError> {
+        let at = self.pos;
+        let width = varint::uvarint_len(max);
+        self.take(width)?.fill(0);
+        Ok(VarintGap { at, width })
     }
 
     /// Writes `v` minimally into a slot from [`reserve_uvarint`](Self::reserve_uvarint) and
-    /// moves everything written after the slot back over the unused bytes.
+    /// moves everything written after the slot back over the unused bytes. A value wider than
+    /// a slot from [`reserve_uvarint_upto`](Self::reserve_uvarint_upto) is
+    /// [`EncodeError::TooLong`].
     pub fn fill_uvarint(&mut self, gap: VarintGap, v: u32) -> Result<(), EncodeError> {
         let mut tmp = [0u8; varint::MAX_LEN_32];
         let n = varint::encode_u32(v, &mut tmp);
-        self.fill_varint_gap(gap, tmp.get(..n).unwrap_or_default())
+        self.fill_varint_gap(gap, tmp.get(..n).unwrap_or_default(), v)
     }
 
     /// Like [`fill_uvarint`](Self::fill_uvarint) for a zigzag `VARINT` (a record's length or a
@@ -504,7 +536,12 @@ impl<'a> Writer<'a> {
         self.fill_uvarint(gap, varint::zigzag32(v))
     }
 
-    fn fill_varint_gap(&mut self, gap: VarintGap, encoded: &[u8]) -> Result<(), EncodeError> {
+    fn fill_varint_gap(
+        &mut self,
+        gap: VarintGap,
+        encoded: &[u8],
+        v: u32,
+    ) -> Result<(), EncodeError> {
         let written = self.pos;
         let end = gap.end();
         if end > written {
@@ -513,8 +550,18 @@ impl<'a> Writer<'a> {
                 written,
             });
         }
-        let shift = varint::MAX_LEN_32 - encoded.len();
-        self.buf.copy_within(end..written, end - shift);
+        let Some(shift) = gap.width.checked_sub(encoded.len()) else {
+            return Err(EncodeError::TooLong {
+                what: "value for its varint slot",
+                len: v as usize,
+                max: 1usize
+                    .checked_shl(7 * gap.width as u32)
+                    .map_or(usize::MAX, |m| m - 1),
+            });
+        };
+        if shift > 0 {
+            self.buf.copy_within(end..written, end - shift);
+        }
         if let Some(dst) = self.buf.get_mut(gap.at..gap.at + encoded.len()) {
             dst.copy_from_slice(encoded);
         }
@@ -578,11 +625,88 @@ impl<E: core::fmt::Display> core::fmt::Display for WithError<E> {
 
 impl<E: core::fmt::Debug + core::fmt::Display> core::error::Error for WithError<E> {}
 
+/// Fills `out` with the LEB128 encoding of `v`, which must take exactly `out.len()` bytes.
+#[inline]
+fn leb128(out: &mut [u8], mut v: u64) {
+    let last = out.len().saturating_sub(1);
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = if i == last { v as u8 } else { v as u8 | 0x80 };
+        v >>= 7;
+    }
+}
+
 #[inline]
 fn checked_len(len: usize, what: &'static str, max: usize) -> Result<usize, EncodeError> {
     if len > max {
         Err(EncodeError::TooLong { what, len, max })
     } else {
         Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every varint length, at both ends, against the reference encoders; too little room
+    /// writes nothing.
+    #[test]
+    fn varints_are_written_straight_into_the_buffer() {
+        let mut values: [u64; 22] = [0; 22];
+        for (i, bits) in (0..64).step_by(7).chain([64]).enumerate() {
+            let edge = if bits == 64 { u64::MAX } else { 1u64 << bits };
+            values[2 * i] = edge;
+            values[2 * i + 1] = edge.wrapping_sub(1).max(edge >> 1);
+        }
+        for v in values {
+            let mut expected = [0u8; varint::MAX_LEN_64];
+            let n = varint::encode_u64(v, &mut expected);
+            let mut buf = [0xa5u8; 12];
+            let mut w = Writer::new(&mut buf);
+            w.put_uvarlong(v).unwrap();
+            assert_eq!(w.written(), &expected[..n], "{v:#x}");
+            assert_eq!(buf[n..], [0xa5; 12][n..], "{v:#x}: nothing past the varint");
+            let mut short = [0u8; 10];
+            let mut w = Writer::new(&mut short[..n - 1]);
+            assert_eq!(
+                w.put_uvarlong(v),
+                Err(EncodeError::BufferTooSmall {
+                    needed: n,
+                    available: n - 1
+                })
+            );
+            assert_eq!(w.position(), 0);
+
+            if let Ok(v) = u32::try_from(v) {
+                let mut expected = [0u8; varint::MAX_LEN_32];
+                let n = varint::encode_u32(v, &mut expected);
+                let mut buf = [0u8; 16];
+                let mut w = Writer::new(&mut buf);
+                w.put_uvarint(v).unwrap();
+                assert_eq!(w.written(), &expected[..n], "{v:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn prefixed_bytes_are_written_whole_or_not_at_all() {
+        let body = [7u8; 200];
+        let mut buf = [0u8; 256];
+        let mut w = Writer::new(&mut buf);
+        w.put_compact_bytes(&body).unwrap();
+        assert_eq!(&w.written()[..2], &[0xc9, 0x01]); // 201
+        assert_eq!(&w.written()[2..], &body[..]);
+        let mut w = Writer::new(&mut buf);
+        w.put_varint_bytes(Some(&body)).unwrap();
+        assert_eq!(&w.written()[..2], &[0x90, 0x03]); // zigzag(200) = 400
+        let mut w = Writer::new(&mut buf[..201]);
+        assert_eq!(
+            w.put_compact_bytes(&body),
+            Err(EncodeError::BufferTooSmall {
+                needed: 202,
+                available: 201
+            })
+        );
+        assert_eq!(w.position(), 0);
     }
 }

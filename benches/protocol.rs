@@ -1,0 +1,526 @@
+//! Protocol messages against a peer, `kafka-protocol` (owned, heap-allocated messages), in one
+//! run so that the ratios are fair:
+//!
+//! - encoding a Produce request of 1 topic × 3 partitions × 1000 records of 100 bytes, at v9
+//!   (flexible) and v3: ours streamed into the frame by `ProduceRequestWriter` (values copied,
+//!   or written in place by a closure); ours through the `ProduceRequest` repr, with the
+//!   batches built first and with them built beforehand;
+//!   kafka-protocol from the payload slices (records, `RecordBatchEncoder`, request, header) and
+//!   with its `Record`s built beforehand; and the floor, copying the payload once and one CRC-32C
+//!   per partition over it;
+//! - decoding a Metadata response of 100 topics × 10 partitions (v12, v9), reading every
+//!   partition's fields (and ours decoded only: it validates everything, builds nothing);
+//! - decoding a Produce response for 100 partitions (v9, v3).
+//!
+//! Every encoder's frame is checked to be byte for byte the same before it is timed.
+//! (`rskafka` is not compared: its `protocol` module is private, exposed only by its
+//! `unstable-fuzzing` feature.)
+//!
+//! ```text
+//! cargo bench --bench protocol --features std -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use bytes::{BufMut, Bytes, BytesMut};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use embedded_kafka::protocol::{
+    Array, MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
+    MetadataResponseTopic, PartitionProduceData, PartitionProduceResponse, ProduceRequest,
+    ProduceRequestWriter, ProduceResponse, Request, RequestHeader, Response, ResponseHeader,
+    TopicProduceData, TopicProduceResponse,
+};
+use embedded_kafka::record::{BatchHeader, InPlace, RecordBatchBuilder, crc32c};
+use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::messages as kp;
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use std::hint::black_box;
+
+const PARTITIONS: usize = 3;
+const RECORDS: usize = 1000;
+const VALUE: usize = 100;
+const TOPIC: &str = "bench-topic";
+const CLIENT: &str = "bench-client";
+const TS: i64 = 1_764_000_000_000;
+
+/// The record values of one partition.
+fn payloads(partition: usize) -> Vec<[u8; VALUE]> {
+    (0..RECORDS)
+        .map(|i| {
+            let mut v = [0u8; VALUE];
+            for (j, b) in v.iter_mut().enumerate() {
+                *b = (partition * 7 + i * 31 + j) as u8;
+            }
+            v
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding a Produce request
+
+fn ours_streaming(buf: &mut [u8], version: i16, values: &[Vec<[u8; VALUE]>]) -> usize {
+    let header = RequestHeader::new(1, Some(CLIENT));
+    let mut request = ProduceRequestWriter::begin(buf, version, &header, None, -1, 30_000).unwrap();
+    let mut topic = request.topic(TOPIC).unwrap();
+    for (p, values) in values.iter().enumerate() {
+        let mut partition = topic.partition(p as i32, BatchHeader::default()).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            partition.append(TS + i as i64, None, Some(v), &[]).unwrap();
+        }
+        partition.finish().unwrap();
+    }
+    topic.finish().unwrap();
+    request.finish().unwrap().len()
+}
+
+/// The streaming writer with each value written in place by a closure (`InPlace`), as a
+/// serializer without a scratch buffer would.
+fn ours_streaming_in_place(buf: &mut [u8], version: i16, values: &[Vec<[u8; VALUE]>]) -> usize {
+    let header = RequestHeader::new(1, Some(CLIENT));
+    let mut request = ProduceRequestWriter::begin(buf, version, &header, None, -1, 30_000).unwrap();
+    let mut topic = request.topic(TOPIC).unwrap();
+    for (p, values) in values.iter().enumerate() {
+        let mut partition = topic.partition(p as i32, BatchHeader::default()).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            let value = InPlace(|out: &mut [u8]| {
+                let dst = out.get_mut(..VALUE).ok_or(())?;
+                dst.copy_from_slice(v);
+                Ok::<usize, ()>(VALUE)
+            });
+            partition
+                .append_with(TS + i as i64, None::<&[u8]>, value, &[])
+                .unwrap();
+        }
+        partition.finish().unwrap();
+    }
+    topic.finish().unwrap();
+    request.finish().unwrap().len()
+}
+
+/// Builds one partition's batch into `buf` with `RecordBatchBuilder`; returns its length.
+fn build_batch(buf: &mut [u8], values: &[[u8; VALUE]]) -> usize {
+    let mut batch = RecordBatchBuilder::new(buf, BatchHeader::default()).unwrap();
+    for (i, v) in values.iter().enumerate() {
+        batch.append(TS + i as i64, None, Some(v), &[]).unwrap();
+    }
+    batch.finish().unwrap().len()
+}
+
+fn ours_repr(out: &mut [u8], version: i16, batches: [&[u8]; PARTITIONS]) -> usize {
+    let partitions = [0, 1, 2].map(|p| PartitionProduceData {
+        index: p as i32,
+        records: Some(batches[p]),
+        ..Default::default()
+    });
+    let topics = [TopicProduceData {
+        name: TOPIC,
+        partition_data: Array::from(&partitions),
+        ..Default::default()
+    }];
+    let request = ProduceRequest {
+        acks: -1,
+        timeout_ms: 30_000,
+        topic_data: Array::from(&topics),
+        ..Default::default()
+    };
+    request
+        .encode_request(&RequestHeader::new(1, Some(CLIENT)), out, version)
+        .unwrap()
+}
+
+/// What a kafka-protocol user builds from the payloads: one owned `Record` per value.
+/// `RecordBatchEncoder` starts a new batch whenever `offset - sequence` changes, so without
+/// idempotence the sequences must run from -1 alongside the offsets (a constant -1 gives a
+/// batch per record); the batch's base sequence is then -1, as in ours.
+fn kp_records(values: &[[u8; VALUE]]) -> Vec<Record> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: TS + i as i64,
+            key: None,
+            value: Some(Bytes::copy_from_slice(v)),
+            headers: IndexMap::new(),
+        })
+        .collect()
+}
+
+/// kafka-protocol from its `Record`s: a batch per partition, then the request and header,
+/// into a `BytesMut` sized up front.
+fn kp_encode(version: i16, records: &[Vec<Record>]) -> BytesMut {
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    let partitions = records
+        .iter()
+        .enumerate()
+        .map(|(p, records)| {
+            let mut batch = BytesMut::with_capacity(61 + records.len() * (VALUE + 16));
+            RecordBatchEncoder::encode(&mut batch, records, &options).unwrap();
+            kp::produce_request::PartitionProduceData::default()
+                .with_index(p as i32)
+                .with_records(Some(batch.freeze()))
+        })
+        .collect();
+    let request = kp::ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![
+            kp::produce_request::TopicProduceData::default()
+                .with_name(kp::TopicName(StrBytes::from_static_str(TOPIC)))
+                .with_partition_data(partitions),
+        ]);
+    let header = kp::RequestHeader::default()
+        .with_request_api_key(0)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str(CLIENT)));
+    let hv = kp::ProduceRequest::header_version(version);
+    let size = header.compute_size(hv).unwrap() + request.compute_size(version).unwrap();
+    let mut frame = BytesMut::with_capacity(4 + size);
+    frame.put_i32(size as i32);
+    header.encode(&mut frame, hv).unwrap();
+    request.encode(&mut frame, version).unwrap();
+    frame
+}
+
+/// Panics, naming the first differing byte, unless `got` is `expected`.
+fn same(got: &[u8], expected: &[u8], who: &str, version: i16) {
+    let at = got.iter().zip(expected).position(|(a, b)| a != b);
+    assert!(
+        got.len() == expected.len() && at.is_none(),
+        "{who} v{version}: {} bytes, expected {}; first difference at {at:?}",
+        got.len(),
+        expected.len()
+    );
+}
+
+fn encode_produce(c: &mut Criterion) {
+    let values: Vec<_> = (0..PARTITIONS).map(payloads).collect();
+    let kp_prebuilt: Vec<_> = values.iter().map(|v| kp_records(v)).collect();
+    let mut buf = vec![0u8; 512 * 1024];
+    let mut batch_bufs = vec![vec![0u8; 128 * 1024]; PARTITIONS];
+    let mut prebuilt = vec![vec![0u8; 128 * 1024]; PARTITIONS];
+    let lens: Vec<usize> = prebuilt
+        .iter_mut()
+        .zip(&values)
+        .map(|(b, v)| build_batch(b, v))
+        .collect();
+    let prebuilt: Vec<&[u8]> = prebuilt.iter().zip(&lens).map(|(b, &n)| &b[..n]).collect();
+    let prebuilt = [prebuilt[0], prebuilt[1], prebuilt[2]];
+
+    let mut g = c.benchmark_group("produce_request_encode_3x1000x100B");
+    g.throughput(Throughput::Bytes((PARTITIONS * RECORDS * VALUE) as u64));
+    for version in [9i16, 3] {
+        // The same frame from every encoder, before anything is timed.
+        let n = ours_streaming(&mut buf, version, &values);
+        let expected = buf[..n].to_vec();
+        let n = ours_streaming_in_place(&mut buf, version, &values);
+        same(&buf[..n], &expected, "streaming, in place", version);
+        let mut out = vec![0u8; 512 * 1024];
+        let m = ours_repr(&mut out, version, prebuilt);
+        same(&out[..m], &expected, "repr", version);
+        let (_, decoded) = ProduceRequest::decode_request(&expected[4..]).unwrap();
+        assert_eq!(
+            decoded.topic_data.get(0).unwrap().partition_data.len(),
+            PARTITIONS
+        );
+        same(
+            &kp_encode(version, &kp_prebuilt),
+            &expected,
+            "kafka-protocol",
+            version,
+        );
+
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka streaming writer", version),
+            |b| b.iter(|| black_box(ours_streaming(&mut buf, version, black_box(&values)))),
+        );
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka streaming writer, values in place", version),
+            |b| {
+                b.iter(|| {
+                    black_box(ours_streaming_in_place(
+                        &mut buf,
+                        version,
+                        black_box(&values),
+                    ))
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka repr, batches built + encoded", version),
+            |b| {
+                b.iter(|| {
+                    let [b0, b1, b2] = &mut batch_bufs[..] else {
+                        unreachable!()
+                    };
+                    let n0 = build_batch(b0, &values[0]);
+                    let n1 = build_batch(b1, &values[1]);
+                    let n2 = build_batch(b2, &values[2]);
+                    black_box(ours_repr(
+                        &mut out,
+                        version,
+                        [&b0[..n0], &b1[..n1], &b2[..n2]],
+                    ))
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka repr, pre-built batches", version),
+            |b| b.iter(|| black_box(ours_repr(&mut out, version, black_box(prebuilt)))),
+        );
+        g.bench_function(
+            BenchmarkId::new("kafka-protocol from payloads", version),
+            |b| {
+                b.iter(|| {
+                    let records: Vec<_> = values.iter().map(|v| kp_records(v)).collect();
+                    black_box(kp_encode(version, &records).len())
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("kafka-protocol, Records pre-built", version),
+            |b| b.iter(|| black_box(kp_encode(version, black_box(&kp_prebuilt)).len())),
+        );
+    }
+    g.bench_function(BenchmarkId::new("floor", "copy+crc32c"), |b| {
+        b.iter(|| {
+            let mut at = 0;
+            let mut crc = 0;
+            for values in &values {
+                let start = at;
+                for v in values {
+                    buf[at..at + VALUE].copy_from_slice(v);
+                    at += VALUE;
+                }
+                crc ^= crc32c(&buf[start..at]);
+            }
+            black_box(crc)
+        })
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding a Metadata response
+
+const TOPICS: usize = 100;
+const TOPIC_PARTITIONS: usize = 10;
+
+/// A Metadata response frame (without the size prefix) of 3 brokers and 100 topics of 10
+/// partitions, each with 3 replicas in sync.
+fn metadata_frame(version: i16) -> Vec<u8> {
+    let brokers: Vec<_> = (0..3)
+        .map(|i| MetadataResponseBroker {
+            node_id: i,
+            host: "broker.example.internal",
+            port: 9092,
+            rack: Some("rack-a"),
+            ..Default::default()
+        })
+        .collect();
+    let replicas = [0, 1, 2];
+    let partitions: Vec<_> = (0..TOPIC_PARTITIONS as i32)
+        .map(|p| MetadataResponsePartition {
+            partition_index: p,
+            leader_id: p % 3,
+            leader_epoch: 7,
+            replica_nodes: Array::from(&replicas),
+            isr_nodes: Array::from(&replicas),
+            ..Default::default()
+        })
+        .collect();
+    let names: Vec<String> = (0..TOPICS)
+        .map(|t| format!("sensor-readings-{t:03}"))
+        .collect();
+    let topics: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(t, name)| MetadataResponseTopic {
+            name: Some(name),
+            topic_id: [t as u8; 16],
+            partitions: Array::from(&partitions[..]),
+            ..Default::default()
+        })
+        .collect();
+    let response = MetadataResponse {
+        brokers: Array::from(&brokers[..]),
+        cluster_id: Some("bench-cluster"),
+        controller_id: 1,
+        topics: Array::from(&topics[..]),
+        ..Default::default()
+    };
+    let mut out = vec![0u8; 256 * 1024];
+    let n = response
+        .encode_response(&ResponseHeader::new(9), &mut out, version)
+        .unwrap();
+    out.truncate(n);
+    out.split_off(4)
+}
+
+fn ours_metadata(frame: &[u8], version: i16) -> i64 {
+    let (header, response) = MetadataRequest::decode_response(frame, version).unwrap();
+    let mut sum = i64::from(header.correlation_id);
+    for broker in response.brokers.iter() {
+        sum += i64::from(broker.port) + broker.host.len() as i64;
+    }
+    for topic in response.topics.iter() {
+        sum += topic.name.map_or(0, str::len) as i64 + i64::from(topic.error_code);
+        for p in topic.partitions.iter() {
+            sum +=
+                i64::from(p.partition_index) + i64::from(p.leader_id) + i64::from(p.leader_epoch);
+            sum += p.replica_nodes.iter().map(i64::from).sum::<i64>();
+            sum += p.isr_nodes.len() as i64;
+        }
+    }
+    sum
+}
+
+fn kp_metadata(frame: &Bytes, version: i16) -> i64 {
+    let mut buf = frame.clone();
+    let hv = kp::MetadataResponse::header_version(version);
+    let header = kp::ResponseHeader::decode(&mut buf, hv).unwrap();
+    let response = kp::MetadataResponse::decode(&mut buf, version).unwrap();
+    let mut sum = i64::from(header.correlation_id);
+    for broker in &response.brokers {
+        sum += i64::from(broker.port) + broker.host.len() as i64;
+    }
+    for topic in &response.topics {
+        sum += topic.name.as_ref().map_or(0, |n| n.0.len()) as i64 + i64::from(topic.error_code);
+        for p in &topic.partitions {
+            sum +=
+                i64::from(p.partition_index) + i64::from(p.leader_id.0) + i64::from(p.leader_epoch);
+            sum += p.replica_nodes.iter().map(|n| i64::from(n.0)).sum::<i64>();
+            sum += p.isr_nodes.len() as i64;
+        }
+    }
+    sum
+}
+
+fn decode_metadata(c: &mut Criterion) {
+    let mut g = c.benchmark_group("metadata_response_decode_100x10");
+    for version in [12i16, 9] {
+        let frame = metadata_frame(version);
+        let bytes = Bytes::from(frame.clone());
+        assert_eq!(ours_metadata(&frame, version), kp_metadata(&bytes, version));
+        g.throughput(Throughput::Bytes(frame.len() as u64));
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka decode only", version),
+            |b| {
+                b.iter(|| {
+                    let (_, response) =
+                        MetadataRequest::decode_response(black_box(&frame), version).unwrap();
+                    black_box(response.topics.len())
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka decode+walk", version),
+            |b| b.iter(|| black_box(ours_metadata(black_box(&frame), version))),
+        );
+        g.bench_function(
+            BenchmarkId::new("kafka-protocol decode+walk", version),
+            |b| b.iter(|| black_box(kp_metadata(black_box(&bytes), version))),
+        );
+    }
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding a Produce response
+
+const RESPONSE_PARTITIONS: usize = 100;
+
+fn produce_response_frame(version: i16) -> Vec<u8> {
+    let partitions: Vec<_> = (0..RESPONSE_PARTITIONS as i32)
+        .map(|p| PartitionProduceResponse {
+            index: p,
+            base_offset: 1_000_000 + i64::from(p) * 1000,
+            log_start_offset: 0,
+            ..Default::default()
+        })
+        .collect();
+    let topics = [TopicProduceResponse {
+        name: TOPIC,
+        partition_responses: Array::from(&partitions[..]),
+        ..Default::default()
+    }];
+    let response = ProduceResponse {
+        responses: Array::from(&topics),
+        ..Default::default()
+    };
+    let mut out = vec![0u8; 64 * 1024];
+    let n = response
+        .encode_response(&ResponseHeader::new(5), &mut out, version)
+        .unwrap();
+    out.truncate(n);
+    out.split_off(4)
+}
+
+fn ours_produce_response(frame: &[u8], version: i16) -> i64 {
+    let (_, response) = ProduceRequest::decode_response(frame, version).unwrap();
+    let mut sum = 0;
+    for topic in response.responses.iter() {
+        for p in topic.partition_responses.iter() {
+            sum += i64::from(p.index) + i64::from(p.error_code) + p.base_offset;
+        }
+    }
+    sum
+}
+
+fn kp_produce_response(frame: &Bytes, version: i16) -> i64 {
+    let mut buf = frame.clone();
+    let hv = kp::ProduceResponse::header_version(version);
+    let _ = kp::ResponseHeader::decode(&mut buf, hv).unwrap();
+    let response = kp::ProduceResponse::decode(&mut buf, version).unwrap();
+    let mut sum = 0;
+    for topic in &response.responses {
+        for p in &topic.partition_responses {
+            sum += i64::from(p.index) + i64::from(p.error_code) + p.base_offset;
+        }
+    }
+    sum
+}
+
+fn decode_produce_response(c: &mut Criterion) {
+    let mut g = c.benchmark_group("produce_response_decode_100_partitions");
+    for version in [9i16, 3] {
+        let frame = produce_response_frame(version);
+        let bytes = Bytes::from(frame.clone());
+        assert_eq!(
+            ours_produce_response(&frame, version),
+            kp_produce_response(&bytes, version)
+        );
+        g.throughput(Throughput::Bytes(frame.len() as u64));
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka decode+walk", version),
+            |b| b.iter(|| black_box(ours_produce_response(black_box(&frame), version))),
+        );
+        g.bench_function(
+            BenchmarkId::new("kafka-protocol decode+walk", version),
+            |b| b.iter(|| black_box(kp_produce_response(black_box(&bytes), version))),
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    encode_produce,
+    decode_metadata,
+    decode_produce_response
+);
+criterion_main!(benches);

@@ -1220,31 +1220,34 @@ where
             })?;
         conn.write(self.tx.get(..n).unwrap_or_default()).await?;
         conn.flush().await?;
-        conn.expect(InFlightRequest {
-            correlation_id: id,
-            api_key: Q::API_KEY,
-            api_version: version,
-            token: 0,
-        })
-        .map_err(|error| Error::Frame {
-            broker: conn.addr,
-            error,
-        })?;
         Self::await_response(
             conn,
             &mut self.reader,
             &mut self.delay,
             self.config.request_timeout_ms,
+            InFlightRequest {
+                correlation_id: id,
+                api_key: Q::API_KEY,
+                api_version: version,
+                token: 0,
+            },
         )
         .await
     }
 
+    /// Registers `request` as the one whose answer comes next on `conn`, then reads until
+    /// that answer (or the timeout).
     async fn await_response(
         conn: &mut Connection<'a, C>,
         reader: &mut FrameReader<'a>,
         delay: &mut D,
         timeout_ms: u32,
+        request: InFlightRequest,
     ) -> Res<'a, (), C> {
+        conn.expect(request).map_err(|error| Error::Frame {
+            broker: conn.addr,
+            error,
+        })?;
         let api = conn.oldest_api();
         let broker = conn.addr;
         match with_timeout(delay, timeout_ms, conn.receive(reader)).await {
@@ -1411,21 +1414,17 @@ where
             }
             return Ok(());
         }
-        conn.expect(InFlightRequest {
-            correlation_id: id,
-            api_key: ApiKey::Produce,
-            api_version: version,
-            token: 0,
-        })
-        .map_err(|error| Error::Frame {
-            broker: conn.addr,
-            error,
-        })?;
         Self::await_response(
             conn,
             &mut self.reader,
             &mut self.delay,
             self.config.request_timeout_ms,
+            InFlightRequest {
+                correlation_id: id,
+                api_key: ApiKey::Produce,
+                api_version: version,
+                token: 0,
+            },
         )
         .await?;
         // Outcomes are gathered first (the response borrows the receive buffer), then applied.

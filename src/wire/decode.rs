@@ -111,57 +111,47 @@ pub fn uuid(input: &[u8]) -> IResult<'_, [u8; 16]> {
     array(input)
 }
 
-/// Parses an `UNSIGNED_VARINT`. Rejects encodings longer than 5 bytes and fifth bytes that
-/// carry bits beyond 32 (the Java client silently drops those bits; a strict reader does not).
+/// LEB128 of at most `max_bytes` bytes whose last byte may not exceed `last_max` (the bits
+/// the integer has room for): the one loop behind [`uvarint`] and [`uvarlong`].
 #[inline]
-pub fn uvarint(input: &[u8]) -> IResult<'_, u32> {
-    if let Some((&b, rest)) = input.split_first()
-        && b < 0x80
-    {
-        return Ok((rest, u32::from(b)));
-    }
-    let mut value = 0u32;
-    for (i, &b) in input.iter().enumerate().take(varint::MAX_LEN_32) {
-        let shift = 7 * i as u32;
-        if i == varint::MAX_LEN_32 - 1 && b > 0x0f {
-            return Err(invalid(DecodeError::InvalidVarint { max_bytes: 5 }));
-        }
-        value |= u32::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Ok((input.get(i + 1..).unwrap_or_default(), value));
-        }
-    }
-    if input.len() >= varint::MAX_LEN_32 {
-        Err(invalid(DecodeError::InvalidVarint { max_bytes: 5 }))
-    } else {
-        Err(incomplete(1))
-    }
-}
-
-/// Parses an unsigned 64-bit varint (at most 10 bytes).
-#[inline]
-pub fn uvarlong(input: &[u8]) -> IResult<'_, u64> {
+fn leb128(input: &[u8], max_bytes: usize, last_max: u8) -> IResult<'_, u64> {
     if let Some((&b, rest)) = input.split_first()
         && b < 0x80
     {
         return Ok((rest, u64::from(b)));
     }
+    let too_long = DecodeError::InvalidVarint {
+        max_bytes: max_bytes as u8,
+    };
     let mut value = 0u64;
-    for (i, &b) in input.iter().enumerate().take(varint::MAX_LEN_64) {
-        let shift = 7 * i as u32;
-        if i == varint::MAX_LEN_64 - 1 && b > 0x01 {
-            return Err(invalid(DecodeError::InvalidVarint { max_bytes: 10 }));
+    for (i, &b) in input.iter().enumerate().take(max_bytes) {
+        if i == max_bytes - 1 && b > last_max {
+            return Err(invalid(too_long));
         }
-        value |= u64::from(b & 0x7f) << shift;
+        value |= u64::from(b & 0x7f) << (7 * i as u32);
         if b < 0x80 {
             return Ok((input.get(i + 1..).unwrap_or_default(), value));
         }
     }
-    if input.len() >= varint::MAX_LEN_64 {
-        Err(invalid(DecodeError::InvalidVarint { max_bytes: 10 }))
+    if input.len() >= max_bytes {
+        Err(invalid(too_long))
     } else {
         Err(incomplete(1))
     }
+}
+
+/// Parses an `UNSIGNED_VARINT`. Rejects encodings longer than 5 bytes and fifth bytes that
+/// carry bits beyond 32 (the Java client silently drops those bits; a strict reader does not).
+#[inline]
+pub fn uvarint(input: &[u8]) -> IResult<'_, u32> {
+    // A fifth byte of at most 0x0f keeps the value within 32 bits.
+    leb128(input, varint::MAX_LEN_32, 0x0f).map(|(r, v)| (r, v as u32))
+}
+
+/// Parses an unsigned 64-bit varint (at most 10 bytes).
+#[inline]
+pub fn uvarlong(input: &[u8]) -> IResult<'_, u64> {
+    leb128(input, varint::MAX_LEN_64, 0x01)
 }
 
 /// Parses a zigzag `VARINT`.

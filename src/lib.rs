@@ -26,6 +26,7 @@ pub mod partition;
 pub mod producer;
 pub mod protocol;
 pub mod record;
+pub mod sasl;
 #[cfg(feature = "producer")]
 pub mod transport;
 pub mod wire;

@@ -2,7 +2,7 @@
 //! batches (parse, CRC check, records, headers, control records, concatenated batches), frames
 //! (size prefix, the frame reader, correlation ids), request and response headers, and every
 //! request and response message of every version the crate speaks, with their lazy arrays
-//! walked. See Cargo.toml for how this proves panic-freedom.
+//! walked; and the SCRAM client reading a server's messages. See Cargo.toml for how this proves panic-freedom.
 #![no_std]
 #![no_main]
 
@@ -16,6 +16,7 @@ use embedded_kafka::protocol::{
     SaslHandshakeResponse, decode_request_header, parse_frame, response_correlation_id,
 };
 use embedded_kafka::record::{ControlRecord, RecordBatch, RecordBatches};
+use embedded_kafka::sasl::{ScramSha256, ScramSha512};
 use embedded_kafka::wire::Status;
 
 /// The input: its contents and length are opaque to the optimiser (`black_box`), so every
@@ -146,10 +147,28 @@ fn protocol(bytes: &[u8]) -> usize {
 
 /// Runs every decoder over the input (zeros when run; what matters is what the optimiser had
 /// to keep).
+/// The SCRAM client reading a server's messages (both hashes).
+fn sasl(bytes: &[u8]) -> usize {
+    let (first, last) = bytes.split_at(bytes.len() / 2);
+    let mut out = [0u8; 256];
+    let mut n = 0;
+    if let Ok(mut scram) = ScramSha256::new("user", "pencil", "clientnonce") {
+        n += scram.client_first(&mut out).map_or(0, |m| m.len());
+        n += scram.client_final(first, &mut out).map_or(0, |m| m.len());
+        n += usize::from(scram.server_final(last).is_ok());
+    }
+    if let Ok(mut scram) = ScramSha512::new("user", "pencil", "clientnonce") {
+        n += scram.client_first(&mut out).map_or(0, |m| m.len());
+        n += scram.client_final(first, &mut out).map_or(0, |m| m.len());
+        n += usize::from(scram.server_final(last).is_ok());
+    }
+    n
+}
+
 fn run() -> usize {
     let bytes = input();
     #[allow(unused_mut)]
-    let mut n = record_batches(bytes) + frames(bytes) + protocol(bytes);
+    let mut n = record_batches(bytes) + frames(bytes) + protocol(bytes) + sasl(bytes);
     #[cfg(feature = "prove-it-can-fail")]
     {
         // An index the optimiser cannot prove in bounds: a panic path.

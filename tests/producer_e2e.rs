@@ -38,6 +38,7 @@ use embedded_kafka::partition::{
 use embedded_kafka::producer::{
     Acks, Buffers, Config, DeliveryError, DeliveryStatus, Producer, Record, Ticket,
 };
+use embedded_kafka::protocol::{ErrorCode, ProduceRequest, Request};
 use embedded_kafka::record::Header;
 use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioTcp};
 
@@ -818,10 +819,14 @@ fn null_and_empty_fields_headers_and_timestamps_read_back_exactly() {
 /// A loopback TCP proxy in front of a broker that forwards everything, except that it drops
 /// the responses to the first `drop` Produce requests it sees and then closes that connection
 /// (the request itself reaches the broker: the records are stored, the producer never hears).
+///
+/// It reads the Produce responses it forwards with this crate's codec and keeps their
+/// partitions' error codes, to show what the broker answered.
 struct Proxy {
     addr: SocketAddr,
     produce_requests: Arc<AtomicU32>,
     dropped: Arc<AtomicU32>,
+    produce_codes: Arc<Mutex<Vec<i16>>>,
 }
 
 impl Proxy {
@@ -830,7 +835,12 @@ impl Proxy {
         let produce_requests = Arc::new(AtomicU32::new(0));
         let dropped = Arc::new(AtomicU32::new(0));
         let budget = Arc::new(AtomicU32::new(drop));
-        let (requests, drops) = (produce_requests.clone(), dropped.clone());
+        let produce_codes = Arc::new(Mutex::new(Vec::new()));
+        let (requests, drops, codes) = (
+            produce_requests.clone(),
+            dropped.clone(),
+            produce_codes.clone(),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -841,6 +851,9 @@ impl Proxy {
                 let _ = server.set_nodelay(true);
                 // The correlation id whose response is to be dropped on this connection.
                 let doomed: Arc<Mutex<Option<i32>>> = Arc::new(Mutex::new(None));
+                // Produce requests in flight on this connection: correlation id -> version.
+                let produces: Arc<Mutex<HashMap<i32, i16>>> = Arc::default();
+                let produces2 = produces.clone();
                 let (c2, s2) = (
                     client.try_clone().expect("clone"),
                     server.try_clone().expect("clone"),
@@ -855,6 +868,8 @@ impl Proxy {
                         let correlation =
                             i32::from_be_bytes([frame[8], frame[9], frame[10], frame[11]]);
                         if api_key == 0 {
+                            let version = i16::from_be_bytes([frame[6], frame[7]]);
+                            produces2.lock().expect("lock").insert(correlation, version);
                             requests2.fetch_add(1, Ordering::SeqCst);
                             let take = budget2
                                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
@@ -872,12 +887,23 @@ impl Proxy {
                     let _ = to.shutdown(Shutdown::Write);
                 });
                 let drops = drops.clone();
+                let codes = codes.clone();
                 // Responses: broker -> client.
                 std::thread::spawn(move || {
                     let (mut from, mut to) = (server, client);
                     while let Some(frame) = read_frame(&mut from) {
                         let correlation =
                             i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+                        let version = produces.lock().expect("lock").remove(&correlation);
+                        if let Some(version) = version {
+                            let (_, response) =
+                                ProduceRequest::decode_response(&frame[4..], version)
+                                    .expect("a Produce response the codec reads");
+                            let mut codes = codes.lock().expect("lock");
+                            for t in response.responses.iter() {
+                                codes.extend(t.partition_responses.iter().map(|p| p.error_code));
+                            }
+                        }
                         if *doomed.lock().expect("lock") == Some(correlation) {
                             drops.fetch_add(1, Ordering::SeqCst);
                             let _ = to.shutdown(Shutdown::Both);
@@ -896,6 +922,7 @@ impl Proxy {
             addr,
             produce_requests,
             dropped,
+            produce_codes,
         }
     }
 }
@@ -990,6 +1017,22 @@ fn lost_response(idempotent: bool) {
         1,
         "one response dropped"
     );
+    // What the broker answered, partition by partition, to every Produce request.
+    let codes = proxy.produce_codes.lock().expect("lock").clone();
+    let duplicate = ErrorCode::DuplicateSequenceNumber.code();
+    let answered_duplicate = codes.iter().filter(|&&c| c == duplicate).count();
+    assert!(
+        codes.iter().all(|&c| c == 0 || c == duplicate),
+        "Produce answers: {codes:?}"
+    );
+    if idempotent {
+        assert_eq!(
+            answered_duplicate, 1,
+            "the resend answered DUPLICATE_SEQUENCE_NUMBER: {codes:?}"
+        );
+    } else {
+        assert_eq!(answered_duplicate, 0, "{codes:?}");
+    }
     assert!(retries >= 1, "the batch was sent again");
     let expected = if idempotent { n } else { n + 1 };
     let consumed = consume(broker.addr(), topic, expected, Duration::from_secs(3));
@@ -1012,7 +1055,7 @@ fn lost_response(idempotent: bool) {
     println!(
         "lost response{}: {n} records, {} Produce requests through the proxy, 1 response \
          dropped, {retries} retry; the resent batch counted delivered (offset reported: {:?}); \
-         read back {} records, {duplicated} duplicated{}",
+         partition answers {codes:?}; read back {} records, {duplicated} duplicated{}",
         if idempotent {
             ", idempotent"
         } else {

@@ -1290,9 +1290,21 @@ struct Tally {
     failed: Vec<String>,
     read_back: usize,
     duplicated: usize,
+    /// Batches sent again (`FlushSummary::retries`).
+    retries: u32,
 }
 
-fn restart_run(idempotent: bool) {
+/// When the broker dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Death {
+    /// Between requests, with records waiting in open batches.
+    Idle,
+    /// With a Produce request in flight: the broker is stopped (SIGSTOP) first, so the next
+    /// request is written but never answered, then killed 300 ms later.
+    InFlight,
+}
+
+fn restart_run(idempotent: bool, death: Death) {
     let s3 = S3::start();
     let bucket = if idempotent {
         "tansu-idempotent"
@@ -1300,7 +1312,7 @@ fn restart_run(idempotent: bool) {
         "tansu-plain"
     };
     s3.create_bucket(bucket);
-    let mut broker = Broker::start_with(&s3.broker_options(bucket, None));
+    let broker = Broker::start_with(&s3.broker_options(bucket, None));
     let port = broker.port();
     let topic = "e2e-restart";
     broker.create_topic(topic, PARTITIONS);
@@ -1321,6 +1333,7 @@ fn restart_run(idempotent: bool) {
     let mut tally = Tally::default();
     let mut delivered: Vec<(usize, u32, Option<i64>)> = Vec::new();
     let mut restarted = None;
+    let mut broker = Some(broker);
     let rt = runtime();
     rt.block_on(async {
         let mut buffers = E2eBuffers::new();
@@ -1331,13 +1344,28 @@ fn restart_run(idempotent: bool) {
         );
         let mut tickets: Vec<(usize, Ticket<'_>)> = Vec::new();
         for (i, v) in values.iter().enumerate() {
-            if i == kill_at {
+            if i == kill_at
+                && let Some(mut dying) = broker.take()
+            {
                 // Records are waiting in open batches: the broker dies under them, and comes
                 // back on the same port a moment later (in another thread, while the producer
                 // carries on).
-                broker.kill();
+                if death == Death::InFlight {
+                    let stopped = Command::new("kill")
+                        .args(["-STOP", &dying.pid().to_string()])
+                        .status()
+                        .expect("kill -STOP");
+                    assert!(stopped.success());
+                } else {
+                    dying.kill();
+                }
                 let options = s3.broker_options(bucket, Some(port));
                 restarted = Some(std::thread::spawn(move || {
+                    if death == Death::InFlight {
+                        std::thread::sleep(Duration::from_millis(300));
+                        dying.kill();
+                    }
+                    drop(dying);
                     std::thread::sleep(Duration::from_millis(500));
                     Broker::start_with(&options)
                 }));
@@ -1349,14 +1377,16 @@ fn restart_run(idempotent: bool) {
                 Err(e) => tally.send_failed.push(format!("record {i}: send: {e}")),
             }
             // A flush that fails for good: its batches are reported failed below.
-            if i % 10 == 9
-                && let Err(e) = producer.flush().await
-            {
-                tally.failed.push(format!("flush after record {i}: {e}"));
+            if i % 10 == 9 {
+                match producer.flush().await {
+                    Ok(summary) => tally.retries += summary.retries,
+                    Err(e) => tally.failed.push(format!("flush after record {i}: {e}")),
+                }
             }
         }
-        if let Err(e) = producer.flush().await {
-            tally.failed.push(format!("final flush: {e}"));
+        match producer.flush().await {
+            Ok(summary) => tally.retries += summary.retries,
+            Err(e) => tally.failed.push(format!("final flush: {e}")),
         }
         for (i, t) in &tickets {
             match producer.delivery(t) {
@@ -1379,7 +1409,6 @@ fn restart_run(idempotent: bool) {
             }
         }
     });
-    drop(broker);
     let broker = restarted
         .expect("the broker was restarted")
         .join()
@@ -1413,9 +1442,13 @@ fn restart_run(idempotent: bool) {
     }
     tally.duplicated = found.values().map(|c| c.len() - 1).sum();
     println!(
-        "broker SIGKILLed before record {kill_at} and restarted on port {port} (s3 storage on \
-         moto){}: sent {}, send failed {}, delivered {}, failed {}, read back {} \
-         ({} distinct), duplicated {}, acknowledged but lost {}",
+        "broker SIGKILLed {} at record {kill_at} and restarted on port {port} (s3 storage \
+         on moto){}: sent {}, send failed {}, delivered {}, failed {}, read back {} \
+         ({} distinct), duplicated {}, acknowledged but lost {}; batches sent again {}",
+        match death {
+            Death::Idle => "between requests",
+            Death::InFlight => "with a request in flight",
+        },
         if idempotent { ", idempotent" } else { "" },
         tally.sent,
         tally.send_failed.len(),
@@ -1424,7 +1457,8 @@ fn restart_run(idempotent: bool) {
         tally.read_back,
         found.len(),
         tally.duplicated,
-        lost.len()
+        lost.len(),
+        tally.retries
     );
     for f in tally.send_failed.iter().chain(&tally.failed) {
         println!("  {f}");
@@ -1452,10 +1486,20 @@ fn restart_run(idempotent: bool) {
 
 #[test]
 fn broker_killed_and_restarted_loses_nothing_acknowledged() {
-    restart_run(false);
+    restart_run(false, Death::Idle);
 }
 
 #[test]
 fn broker_killed_and_restarted_idempotent_loses_and_duplicates_nothing() {
-    restart_run(true);
+    restart_run(true, Death::Idle);
+}
+
+#[test]
+fn broker_killed_with_a_request_in_flight_loses_nothing_acknowledged() {
+    restart_run(false, Death::InFlight);
+}
+
+#[test]
+fn broker_killed_with_a_request_in_flight_idempotent_loses_and_duplicates_nothing() {
+    restart_run(true, Death::InFlight);
 }

@@ -816,6 +816,9 @@ fn null_and_empty_fields_headers_and_timestamps_read_back_exactly() {
 // ---------------------------------------------------------------------------------------------
 // 5. A lost Produce response: resend, idempotent and not
 
+/// The record batches of one Produce request: (partition, batch bytes).
+type RequestBatches = Vec<(i32, Vec<u8>)>;
+
 /// A loopback TCP proxy in front of a broker that forwards everything, except that it drops
 /// the responses to the first `drop` Produce requests it sees and then closes that connection
 /// (the request itself reaches the broker: the records are stored, the producer never hears).
@@ -827,6 +830,8 @@ struct Proxy {
     produce_requests: Arc<AtomicU32>,
     dropped: Arc<AtomicU32>,
     produce_codes: Arc<Mutex<Vec<i16>>>,
+    /// The record batches of every Produce request, in order: (partition, batch bytes).
+    produce_batches: Arc<Mutex<Vec<RequestBatches>>>,
     /// Both ends of every connection so far, for [`cut`](Self::cut).
     open: Arc<Mutex<Vec<(TcpStream, TcpStream)>>>,
 }
@@ -845,6 +850,8 @@ impl Proxy {
             dropped.clone(),
             produce_codes.clone(),
         );
+        let produce_batches: Arc<Mutex<Vec<RequestBatches>>> = Arc::default();
+        let batches = produce_batches.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -867,6 +874,7 @@ impl Proxy {
                 );
                 let (doomed2, budget2, requests2) =
                     (doomed.clone(), budget.clone(), requests.clone());
+                let batches2 = batches.clone();
                 // Requests: client -> broker.
                 std::thread::spawn(move || {
                     let (mut from, mut to) = (c2, s2);
@@ -878,6 +886,15 @@ impl Proxy {
                             let version = i16::from_be_bytes([frame[6], frame[7]]);
                             produces2.lock().expect("lock").insert(correlation, version);
                             requests2.fetch_add(1, Ordering::SeqCst);
+                            let (_, request) = ProduceRequest::decode_request(&frame[4..])
+                                .expect("a Produce request the codec reads");
+                            let sent = request
+                                .topic_data
+                                .iter()
+                                .flat_map(|t| t.partition_data.iter())
+                                .map(|p| (p.index, p.records.unwrap_or_default().to_vec()))
+                                .collect();
+                            batches2.lock().expect("lock").push(sent);
                             let take = budget2
                                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
                                     b.checked_sub(1)
@@ -930,6 +947,7 @@ impl Proxy {
             produce_requests,
             dropped,
             produce_codes,
+            produce_batches,
             open,
         }
     }
@@ -1037,6 +1055,14 @@ fn lost_response(idempotent: bool) {
         1,
         "one response dropped"
     );
+    // The resend is the same bytes: the first two Produce requests carry the same batch
+    // (with idempotence the same producer id, epoch and base sequence, which are in it).
+    {
+        let batches = proxy.produce_batches.lock().expect("lock");
+        assert!(batches.len() >= 2);
+        assert_eq!(batches[0].len(), 1, "the first request carries one batch");
+        assert_eq!(batches[1], batches[0], "the batch was resent byte for byte");
+    }
     // What the broker answered, partition by partition, to every Produce request.
     let codes = proxy.produce_codes.lock().expect("lock").clone();
     let duplicate = ErrorCode::DuplicateSequenceNumber.code();
@@ -1074,7 +1100,7 @@ fn lost_response(idempotent: bool) {
     }
     println!(
         "lost response{}: {n} records, {} Produce requests through the proxy, 1 response \
-         dropped, {retries} retry; the resent batch counted delivered (offset reported: {:?}); \
+         dropped, {retries} retry (the same batch bytes resent); the resent batch counted delivered (offset reported: {:?}); \
          partition answers {codes:?}; read back {} records, {duplicated} duplicated{}",
         if idempotent {
             ", idempotent"

@@ -1358,13 +1358,17 @@ fn restart_run(idempotent: bool, death: Death) {
         .client_id("e2e-restart")
         .acks(Acks::All)
         .linger_ms(60_000)
-        .retries(if death == Death::GiveUp { 2 } else { 10 })
+        // Enough retries to outlast a slow restart (~25 s), except where giving up is the point.
+        .retries(if death == Death::GiveUp { 2 } else { 30 })
         .retry_backoff_ms(100, 1_000)
         .request_timeout_ms(10_000)
         .enable_idempotence(idempotent);
     // The producer tells the restarting thread when it has given up on a batch.
     let (gave_up, give_up) = std::sync::mpsc::channel::<()>();
     let (mut gave_up, mut give_up) = (Some(gave_up), Some(give_up));
+    // And the thread tells the producer when the broker is back (only waited for then).
+    let (is_back, back) = std::sync::mpsc::channel::<()>();
+    let mut is_back = Some(is_back);
     let values: Vec<Vec<u8>> = (0..n)
         .map(|i| format!("restart-{i:04}").into_bytes())
         .collect();
@@ -1399,6 +1403,7 @@ fn restart_run(idempotent: bool, death: Death) {
                 }
                 let options = s3.broker_options(bucket, Some(port));
                 let give_up = give_up.take().expect("one restart");
+                let is_back = is_back.take().expect("one restart");
                 restarted = Some(std::thread::spawn(move || {
                     if death == Death::InFlight {
                         std::thread::sleep(Duration::from_millis(300));
@@ -1412,7 +1417,9 @@ fn restart_run(idempotent: bool, death: Death) {
                     } else {
                         std::thread::sleep(Duration::from_millis(500));
                     }
-                    Broker::start_with(&options)
+                    let broker = Broker::start_with(&options);
+                    let _ = is_back.send(());
+                    broker
                 }));
             }
             let key = format!("k{}", i % 11).into_bytes();
@@ -1429,9 +1436,14 @@ fn restart_run(idempotent: bool, death: Death) {
                         tally
                             .flush_errors
                             .push(format!("flush after record {i}: {e}"));
-                        // The broker may come back now.
-                        if let Some(tx) = gave_up.take() {
+                        // The broker may come back now; carry on once it is (the producer
+                        // must reconnect by itself).
+                        if let Some(tx) = gave_up.take()
+                            && death == Death::GiveUp
+                        {
                             let _ = tx.send(());
+                            back.recv_timeout(Duration::from_secs(60))
+                                .expect("the broker restarted");
                         }
                     }
                 }

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1206,10 +1206,13 @@ fn an_idle_connection_closed_by_the_broker_does_not_fail_the_next_send() {
 // 6. The broker killed and restarted
 
 /// A local S3 stand-in (moto's `moto_server`, installed by `scripts/setup-python`) on a free
-/// loopback port, killed on drop.
+/// loopback port, killed on drop, or when the test process ends in any way (it runs under the
+/// broker's watchdog shell).
 struct S3 {
     port: u16,
-    child: Child,
+    watchdog: Child,
+    /// Closing this tells the watchdog to kill moto.
+    lifeline: Option<ChildStdin>,
 }
 
 impl S3 {
@@ -1230,25 +1233,32 @@ impl S3 {
                 .port();
             let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("moto-{}-{port}.log", std::process::id()));
-            let log = std::fs::File::create(&log).expect("moto log");
-            let mut child = Command::new(&moto)
+            let mut child = Command::new("/bin/sh")
+                .args(["-c", common::broker::WATCHDOG, "moto-watchdog"])
+                .arg(&moto)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log"))
-                .stderr(log)
+                .env("BROKER_LOG", &log)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", moto.display()));
+                .unwrap_or_else(|e| panic!("cannot start {} under /bin/sh: {e}", moto.display()));
+            let lifeline = child.stdin.take();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
                 if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
-                    return Self { port, child };
+                    return Self {
+                        port,
+                        watchdog: child,
+                        lifeline,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = child.kill();
+            drop(lifeline);
             let _ = child.wait();
         }
         panic!(
@@ -1302,8 +1312,9 @@ impl S3 {
 
 impl Drop for S3 {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // End of file on the watchdog's stdin: it kills moto, and exits when moto has.
+        drop(self.lifeline.take());
+        let _ = self.watchdog.wait();
     }
 }
 

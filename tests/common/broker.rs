@@ -32,7 +32,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs `"$@"` (tansu) in the background with its output in `$BROKER_LOG`, prints its pid, and
 /// kills it once standard input (a pipe from the test process) reaches end of file: when the
 /// [`Broker`] is dropped, or when the test process exits in any way. Exits when tansu does.
-const WATCHDOG: &str = r#"exec 3<&0 </dev/null
+/// Other helper servers of the tests (moto's S3 stand-in) run under it too.
+pub const WATCHDOG: &str = r#"exec 3<&0 </dev/null
 "$@" >"$BROKER_LOG" 2>&1 3<&- &
 pid=$!
 echo "$pid"
@@ -105,7 +106,8 @@ pub struct Options {
     pub port: Option<u16>,
 }
 
-/// A running Tansu broker on `127.0.0.1`, with memory storage; stopped on drop.
+/// A running Tansu broker on `127.0.0.1`, with memory storage (or [`Options::storage`]); stopped
+/// on drop.
 #[derive(Debug)]
 pub struct Broker {
     addr: SocketAddr,

@@ -13,11 +13,17 @@
 //! - a lost Produce response (a proxy in between drops it and closes the connection): with
 //!   idempotence the resent batch is answered DUPLICATE_SEQUENCE_NUMBER, counted delivered,
 //!   and stored once; without, stored twice (at least once, as Kafka documents);
-//! - the broker killed (SIGKILL) mid-run and restarted on the same port with persistent
-//!   storage (`s3://` on a local `moto_server`): nothing acknowledged is lost, failures are
-//!   typed.
+//! - an idle connection closed under the producer (the proxy cuts it): the next `send`
+//!   reconnects instead of failing;
+//! - the broker killed (SIGKILL) mid-run, between requests or with one in flight, and
+//!   restarted on the same port with persistent storage (`s3://` on a local `moto_server`):
+//!   nothing acknowledged is lost; kept down until the producer gives up, the records of the
+//!   batches given up on fail with a typed error and the later ones are delivered.
 //!
 //! Each test prints what it proved. No timed asserts: waits are only for things to arrive.
+//! Two tests are `#[ignore]`d with the producer bug they show (round-robin skipping a
+//! partition when a batch fills; an idempotent producer stuck on OUT_OF_ORDER_SEQUENCE_NUMBER
+//! after a batch failed): run them with `--include-ignored`.
 
 mod common;
 

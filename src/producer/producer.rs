@@ -648,12 +648,14 @@ where
     /// Sends batches whose `linger.ms` has passed, and drains what the broker sent unasked
     /// (stray `acks=0` answers) without waiting. Call it when idle.
     pub async fn poll(&mut self) -> Res<'a, (), C> {
+        // An idle connection the broker closed (or reset) costs nothing: no request is waiting
+        // on it. It is dropped, and the next request opens a new one.
         if let Some(conn) = self.conn.as_mut()
             && conn.in_flight.is_empty()
-            && let Err(e) = conn.drain(&mut self.reader)
+            && conn.drain(&mut self.reader).is_err()
         {
+            warn!("an idle connection was closed; the next request opens a new one");
             self.disconnect();
-            return Err(e);
         }
         let now = self.clock.now_ms();
         let linger = u64::from(self.config.linger_ms);
@@ -1056,8 +1058,10 @@ where
     /// Makes sure a connection is open: to `addr` if given (a leader), else to any broker
     /// (the current one, or the bootstrap servers in order). Negotiates versions on a new one.
     async fn connect(&mut self, addr: Option<SocketAddr>) -> Res<'a, (), C> {
-        if let Some(conn) = &self.conn {
-            if addr.is_none_or(|a| a == conn.addr) {
+        if let Some(conn) = self.conn.as_mut() {
+            // One closed while idle (nothing in flight: nothing lost) is replaced below.
+            let usable = !conn.in_flight.is_empty() || conn.drain(&mut self.reader).is_ok();
+            if usable && addr.is_none_or(|a| a == conn.addr) {
                 return Ok(());
             }
             self.disconnect();

@@ -32,7 +32,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs `"$@"` (tansu) in the background with its output in `$BROKER_LOG`, prints its pid, and
 /// kills it once standard input (a pipe from the test process) reaches end of file: when the
 /// [`Broker`] is dropped, or when the test process exits in any way. Exits when tansu does.
-const WATCHDOG: &str = r#"exec 3<&0 </dev/null
+/// Other helper servers of the tests (moto's S3 stand-in) run under it too.
+pub const WATCHDOG: &str = r#"exec 3<&0 </dev/null
 "$@" >"$BROKER_LOG" 2>&1 3<&- &
 pid=$!
 echo "$pid"
@@ -95,9 +96,18 @@ pub struct Options {
     pub advertised: Option<SocketAddr>,
     /// Extra `tansu broker` arguments, e.g. `--authentication`.
     pub args: Vec<String>,
+    /// `--storage-engine` instead of `memory://tansu/`, e.g. `s3://bucket/` (with the
+    /// `AWS_*` variables in [`env`](Self::env)).
+    pub storage: Option<String>,
+    /// Environment variables for the broker.
+    pub env: Vec<(String, String)>,
+    /// The port to listen on instead of a free one (to start a broker again where a killed one
+    /// was): tried once.
+    pub port: Option<u16>,
 }
 
-/// A running Tansu broker on `127.0.0.1`, with memory storage; stopped on drop.
+/// A running Tansu broker on `127.0.0.1`, with memory storage (or [`Options::storage`]); stopped
+/// on drop.
 #[derive(Debug)]
 pub struct Broker {
     addr: SocketAddr,
@@ -130,6 +140,14 @@ impl Broker {
         // take it before tansu binds it, so a broker that dies at once is started again.
         let mut last_log = String::new();
         for _ in 0..5 {
+            if let Some(port) = options.port {
+                match Self::launch(&tansu, port, options) {
+                    Ok(broker) => return broker,
+                    Err(log) => panic!(
+                        "tansu exited before accepting connections on port {port}; log:\n{log}"
+                    ),
+                }
+            }
             let port = free_port();
             match Self::launch(&tansu, port, options) {
                 Ok(broker) => return broker,
@@ -150,8 +168,12 @@ impl Broker {
             .arg(tansu)
             .args(["broker", "--listener-url", &format!("tcp://{addr}")])
             .args(["--advertised-listener-url", &format!("tcp://{advertised}")])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args([
+                "--storage-engine",
+                options.storage.as_deref().unwrap_or("memory://tansu/"),
+            ])
             .args(&options.args)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("BROKER_LOG", &log)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -232,6 +254,19 @@ impl Broker {
     /// The tansu process id (to kill or stop it in a fault test).
     pub fn pid(&self) -> u32 {
         self.pid
+    }
+
+    /// Kills the broker with SIGKILL (no clean shutdown) and waits until it is gone; the
+    /// port is then free for [`Options::port`]. Its log stays readable.
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!self.running(), "tansu (pid {}) survived SIGKILL", self.pid);
     }
 
     /// What the broker has logged so far.

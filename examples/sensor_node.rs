@@ -20,7 +20,7 @@
 //! order on one partition), with acks=all. Every `--batch` readings it flushes and checks that
 //! each reading of that batch was delivered, printing `delivered seq=… sensor=… partition=…
 //! offset=…` for each, then a summary. Exit status 0 when all were delivered; 1 with the
-//! reason otherwise (2 for bad arguments). The readings are deterministic: reading `i` is
+//! reason otherwise (2 for bad arguments). Readings carry the host's time as their timestamp. The readings are deterministic: reading `i` is
 //! [`reading`]`(i, sensors)`.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -128,6 +128,13 @@ fn reading(seq: u32, sensors: u32) -> (String, String) {
         tenths % 10
     );
     (sensor, value)
+}
+
+/// The Unix time in milliseconds (0 if the host's clock is before 1970).
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// How the run ended; set once by the main task, read by `main` after the executor stops.
@@ -246,7 +253,9 @@ async fn produce(stack: Stack<'static>, args: &'static Args) -> Result<(), Strin
     let mut buffers = Buffers::<RX, TX, BATCH, BATCHES>::new();
     let mut producer: Producer<'_, _, _, _, _, 1, BATCHES, OUTCOMES> = Producer::new(
         &client,
-        EmbassyClock::new(),
+        // A host knows the date; a board would learn it from SNTP, an RTC or GNSS (or use
+        // `EmbassyClock::new()` and send readings without timestamps).
+        EmbassyClock::with_unix_ms(unix_ms_now()),
         EmbassyDelay,
         Murmur2::new(RoundRobin::new()),
         config,

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! The TAP device must exist and be up (`ip tuntap add dev tap0 mode tap; ip link set tap0
-//! up`), with the host's end of the link on it (`ip addr add 10.42.0.1/24 dev tap0`); opening
+//! up`; the node checks, as embassy-net-tuntap would panic on sending through a device that is
+//! down), with the host's end of the link on it (`ip addr add 10.42.0.1/24 dev tap0`); opening
 //! it needs `CAP_NET_ADMIN`. The node has its own IP (`--ip`) and MAC on that link, answered by
 //! its own TCP/IP stack (smoltcp), not the host's. `tests/embassy_netns.rs` runs it inside a
 //! network namespace of its own.
@@ -117,6 +118,21 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     })
 }
 
+/// Checks that the TAP device exists and is up. Opening a missing one would create a new
+/// device (down, with no address), and embassy-net-tuntap panics on the first frame it cannot
+/// send through a device that is down.
+fn check_tap(tap: &str) -> Result<(), String> {
+    let flags = std::fs::read_to_string(format!("/sys/class/net/{tap}/flags"))
+        .map_err(|e| format!("no network device {tap:?} here ({e}): create it first (ip tuntap add dev {tap} mode tap)"))?;
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
+        .map_err(|e| format!("/sys/class/net/{tap}/flags: {flags:?}: {e}"))?;
+    // IFF_UP
+    if flags & 0x1 == 0 {
+        return Err(format!("{tap} is down: ip link set {tap} up"));
+    }
+    Ok(())
+}
+
 /// Reading `seq` of a node with `sensors` sensors: `(key, value)`. Sensors take turns; the
 /// temperature is a fixed function of `seq`, from 18.0 to 27.9 °C.
 fn reading(seq: u32, sensors: u32) -> (String, String) {
@@ -161,6 +177,10 @@ fn main() -> ExitCode {
     static ARGS: StaticCell<Args> = StaticCell::new();
     let args: &'static Args = ARGS.init(args);
 
+    if let Err(e) = check_tap(&args.tap) {
+        eprintln!("sensor_node: {e}");
+        return ExitCode::FAILURE;
+    }
     let device = match TunTapDevice::new(&args.tap) {
         Ok(device) => device,
         Err(e) => {
@@ -183,7 +203,8 @@ fn main() -> ExitCode {
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-    // Sockets: the producer's connections (no DNS socket is used: the broker is an IP address).
+    // Sockets: the producer's connections, and the one embassy-net's `dns` feature always
+    // takes (the broker is given by address here, so it stays unused).
     static RESOURCES: StaticCell<StackResources<{ CONNECTIONS + 1 }>> = StaticCell::new();
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);

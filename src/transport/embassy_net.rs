@@ -36,8 +36,10 @@
 //!   bytes a partition, Metadata a few hundred a topic) and the producer reads them out at
 //!   once into its own `RX` buffer, so 512 B to 1 KiB is plenty.
 //!
-//! The stack's `StackResources<S>` needs a socket for each of the `N` connections, plus one for
-//! DNS if [`EmbassyDns`] is used (and one for DHCP if the application uses it).
+//! The stack's `StackResources<S>` needs a socket for each of the `N` connections plus one for
+//! DNS, which embassy-net's `dns` feature (turned on here) always takes, whether or not
+//! [`EmbassyDns`] is used; and one for DHCP if the application uses it. Too few, and
+//! smoltcp panics when a connection's socket is added.
 //!
 //! Leave [`TcpClient::set_timeout`] unset (or longer than `linger.ms` and the time between
 //! sends): it closes a socket on which nothing arrives for that long, and a producer's

@@ -5,9 +5,14 @@
 //!
 //! ```text
 //! cargo build --example sensor_node --features embassy-net
-//! sensor_node --tap tap0 --ip 10.42.0.2/24 [--gateway 10.42.0.1] --broker 10.42.0.1:9092 \
-//!     [--topic sensors] [--readings 20] [--sensors 3] [--batch 10] [--timeout-s 60]
+//! sensor_node --tap tap0 --ip 10.42.0.2/24 [--gateway 10.42.0.1] [--dns 10.42.0.1] \
+//!     --broker 10.42.0.1:9092 [--topic sensors] [--readings 20] [--sensors 3] [--batch 10] \
+//!     [--timeout-s 60]
 //! ```
+//!
+//! `--broker` is an address or a host name with a port; a name (and any leader the broker
+//! advertises by name) is resolved by the node's own DNS client (`EmbassyDns`) through the
+//! `--dns` servers (up to 3).
 //!
 //! The TAP device must exist and be up (`ip tuntap add dev tap0 mode tap; ip link set tap0
 //! up`; the node checks, as embassy-net-tuntap would panic on sending through a device that is
@@ -37,12 +42,12 @@ use embedded_kafka::producer::{
     Acks, Buffers, Config, Delivery, DeliveryStatus, Producer, Record, Ticket,
 };
 use embedded_kafka::transport::embassy_net::{
-    EmbassyClock, EmbassyDelay, TcpClient, TcpClientState,
+    EmbassyClock, EmbassyDelay, EmbassyDns, TcpClient, TcpClientState,
 };
 use static_cell::StaticCell;
 
 const USAGE: &str = "usage: sensor_node --tap DEV --ip A.B.C.D/PREFIX [--gateway A.B.C.D] \
-                     --broker A.B.C.D:PORT [--topic NAME] [--readings N] [--sensors N] \
+                     [--dns A.B.C.D]... --broker ADDRESS_OR_NAME:PORT [--topic NAME] [--readings N] [--sensors N] \
                      [--batch N] [--timeout-s S]";
 
 /// The producer's connections at once: it holds one (see `transport::embassy_net`, "Sizes").
@@ -58,13 +63,30 @@ const BATCH: usize = 2048;
 const BATCHES: usize = 4;
 const OUTCOMES: usize = 16;
 
+/// Where the broker is.
+#[derive(Debug)]
+enum Broker {
+    Addr(SocketAddr),
+    Host(String, u16),
+}
+
+impl std::fmt::Display for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Broker::Addr(addr) => write!(f, "{addr}"),
+            Broker::Host(host, port) => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 struct Args {
     tap: String,
     ip: Ipv4Cidr,
     gateway: Option<Ipv4Addr>,
-    broker: SocketAddr,
+    dns: Vec<Ipv4Addr>,
+    broker: Broker,
     topic: String,
     readings: u32,
     sensors: u32,
@@ -74,6 +96,7 @@ struct Args {
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut tap, mut ip, mut gateway, mut broker) = (None, None, None, None);
+    let mut dns = Vec::new();
     let mut topic = "sensors".to_owned();
     let (mut readings, mut sensors, mut batch, mut timeout_s) = (20, 3, 10, 60);
     while let Some(flag) = argv.next() {
@@ -93,7 +116,19 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 ip = Some(Ipv4Cidr::new(addr, prefix));
             }
             "--gateway" => gateway = Some(value.parse().map_err(|_| bad("an IPv4 address"))?),
-            "--broker" => broker = Some(value.parse().map_err(|_| bad("IP:PORT"))?),
+            "--dns" => dns.push(value.parse().map_err(|_| bad("an IPv4 address"))?),
+            "--broker" => {
+                broker = Some(match value.parse() {
+                    Ok(addr) => Broker::Addr(addr),
+                    Err(_) => {
+                        let (host, port) = value
+                            .rsplit_once(':')
+                            .ok_or_else(|| bad("ADDRESS:PORT or NAME:PORT"))?;
+                        let port = port.parse().map_err(|_| bad("ADDRESS:PORT or NAME:PORT"))?;
+                        Broker::Host(host.to_owned(), port)
+                    }
+                })
+            }
             "--topic" => topic = value,
             "--readings" => readings = value.parse().map_err(|_| bad("a count"))?,
             "--sensors" => sensors = value.parse().map_err(|_| bad("a count"))?,
@@ -105,10 +140,14 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     if sensors == 0 || batch == 0 {
         return Err("--sensors and --batch must be at least 1".to_owned());
     }
+    if dns.len() > 3 {
+        return Err("at most 3 --dns servers".to_owned());
+    }
     Ok(Args {
         tap: tap.ok_or("--tap is required")?,
         ip: ip.ok_or("--ip is required")?,
         gateway,
+        dns,
         broker: broker.ok_or("--broker is required")?,
         topic,
         readings,
@@ -195,7 +234,7 @@ fn main() -> ExitCode {
     let config = NetConfig::ipv4_static(StaticConfigV4 {
         address: args.ip,
         gateway: args.gateway,
-        dns_servers: Default::default(),
+        dns_servers: args.dns.iter().copied().collect(),
     });
     // The seed picks TCP initial sequence numbers and local ports; it need not be secret here,
     // only different between runs (a board would take it from its RNG).
@@ -204,7 +243,7 @@ fn main() -> ExitCode {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
     // Sockets: the producer's connections, and the one embassy-net's `dns` feature always
-    // takes (the broker is given by address here, so it stays unused).
+    // takes (for `EmbassyDns`).
     static RESOURCES: StaticCell<StackResources<{ CONNECTIONS + 1 }>> = StaticCell::new();
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
@@ -266,13 +305,17 @@ async fn produce(stack: Stack<'static>, args: &'static Args) -> Result<(), Strin
     // Not `Sync` (the pool is for one executor), so a `StaticCell` rather than a plain static.
     static TCP: StaticCell<TcpClientState<CONNECTIONS, SOCKET_TX, SOCKET_RX>> = StaticCell::new();
     let client = TcpClient::new(stack, TCP.init(TcpClientState::new()));
-    let servers = [args.broker];
+    let (servers, hosts) = match &args.broker {
+        Broker::Addr(addr) => (vec![*addr], vec![]),
+        Broker::Host(host, port) => (vec![], vec![(host.as_str(), *port)]),
+    };
     let config = Config::new(&servers)
+        .bootstrap_hosts(&hosts)
         .client_id("sensor-node")
         .acks(Acks::All)
         .batch_size(BATCH);
     let mut buffers = Buffers::<RX, TX, BATCH, BATCHES>::new();
-    let mut producer: Producer<'_, _, _, _, _, 1, BATCHES, OUTCOMES> = Producer::new(
+    let mut producer: Producer<'_, _, _, _, _, 1, BATCHES, OUTCOMES, _> = Producer::new(
         &client,
         // A host knows the date; a board would learn it from SNTP, an RTC or GNSS (or use
         // `EmbassyClock::new()` and send readings without timestamps).
@@ -282,7 +325,9 @@ async fn produce(stack: Stack<'static>, args: &'static Args) -> Result<(), Strin
         config,
         &mut buffers,
     )
-    .map_err(|e| format!("producer configuration: {e:?}"))?;
+    .map_err(|e| format!("producer configuration: {e:?}"))?
+    // Brokers given, or advertised, by name are resolved by the stack's DNS client.
+    .with_dns(EmbassyDns::new(stack));
 
     let started = Instant::now();
     let (mut flushes, mut retries) = (0u32, 0u32);

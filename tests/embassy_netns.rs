@@ -3,10 +3,11 @@
 //! `transport::embassy_net`) publishes readings to a Tansu broker, and kafka-python reads them
 //! back (checking CRCs) and this test compares them with what the node must have sent.
 //!
-//! Everything happens inside a network namespace the test creates with a name of its own: the
+//! Everything happens inside a network namespace each test creates with a name of its own: the
 //! TAP device (the host's end of the node's link, `10.77.0.1/24`), the broker listening and
-//! advertising on that address, the node (`10.77.0.2`) and the consumer. No traffic touches
-//! another namespace. Guards kill the broker and every process left in the namespace, and
+//! advertising on that address, the node (`10.77.0.2`), the consumer and, in the second test,
+//! a one-name DNS server (`tests/python/dns_a.py`) through which the node finds the broker by
+//! name with its own DNS client (`EmbassyDns`). No traffic touches another namespace. Guards kill the broker and every process left in the namespace, and
 //! delete it, however the test ends; namespaces left by a test process that was killed are
 //! deleted by the next run. Needs root (CI runs as root), `ip` (iproute2) and `/dev/net/tun`;
 //! without them it fails, with the reason, rather than skip.
@@ -17,6 +18,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use embedded_kafka::partition::partition_for_key;
@@ -31,6 +34,8 @@ const PARTITIONS: u32 = 3;
 const READINGS: u32 = 60;
 const SENSORS: u32 = 6;
 const BATCH: u32 = 10;
+/// The broker's name in the DNS test.
+const BROKER_NAME: &str = "broker.kafka.test";
 
 /// Runs `ip ARGS`, panicking with its stderr if it fails.
 fn ip(args: &[&str]) -> Output {
@@ -58,10 +63,9 @@ struct Netns {
 impl Netns {
     fn create() -> Self {
         remove_stale();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!("{PREFIX}{}-{nanos}", std::process::id());
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{PREFIX}{}-{n}", std::process::id());
         ip(&["netns", "add", &name]);
         let ns = Self { name };
         ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
@@ -123,6 +127,7 @@ fn remove_stale() {
 /// Tansu inside the namespace, on `HOST_IP:PORT`, started by `common::broker`'s watchdog shell
 /// so that it dies with the test process however that ends; stopped on drop.
 struct NsBroker {
+    pid: u32,
     watchdog: Child,
     lifeline: Option<ChildStdin>,
     log: PathBuf,
@@ -143,7 +148,8 @@ impl NsBroker {
             .env("BROKER_LOG", &log)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // Tansu's output goes to its log; the shell would only report the kill below.
+            .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start tansu in {}: {e}", ns.name));
         let lifeline = watchdog.stdin.take();
@@ -152,7 +158,12 @@ impl NsBroker {
         BufReader::new(watchdog.stdout.take().expect("stdout is piped"))
             .read_line(&mut pid)
             .expect("the watchdog's first line");
+        let pid = pid
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("the watchdog printed {pid:?} as a pid: {e}"));
         Self {
+            pid,
             watchdog,
             lifeline,
             log,
@@ -197,14 +208,14 @@ impl NsBroker {
 
 impl Drop for NsBroker {
     fn drop(&mut self) {
-        // End of file on the watchdog's stdin makes it kill tansu; Netns's drop kills whatever
-        // is left in the namespace.
+        // Memory storage has nothing to save, and once clients have been connected tansu did
+        // not stop within 5 s of a SIGTERM (the watchdog's way): kill it outright. The watchdog exits with it (closing
+        // its stdin would also make it kill tansu, which is what happens if this test process
+        // dies without running this); Netns's drop kills whatever is left in the namespace.
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid.to_string()])
+            .status();
         drop(self.lifeline.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.watchdog.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.watchdog.kill();
         let _ = self.watchdog.wait();
         if !std::thread::panicking() {
             let _ = std::fs::remove_file(&self.log);
@@ -213,7 +224,12 @@ impl Drop for NsBroker {
 }
 
 /// Builds `examples/sensor_node` with this test's features and profile into this test's
-/// target directory (what is already built is reused) and returns its path.
+/// target directory (what is already built is reused) and returns its path; once per process.
+fn example() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(build_example).clone()
+}
+
 fn build_example() -> PathBuf {
     // .../target/<profile>/deps/embassy_netns-HASH
     let exe = std::env::current_exe().expect("the test's path");
@@ -346,12 +362,69 @@ fn delivered(stdout: &str) -> BTreeMap<u32, (u32, i64)> {
         .collect()
 }
 
+/// A one-name DNS server in the namespace (`tests/python/dns_a.py`) on `HOST_IP:53`; killed
+/// on drop (and by [`Netns`]'s drop with everything else in the namespace).
+struct NsDns {
+    child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl NsDns {
+    fn start(ns: &Netns) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/dns_a.py");
+        let mut child = ns
+            .command(common::python())
+            .arg(script)
+            .args([HOST_IP, BROKER_NAME, HOST_IP])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start dns_a.py");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("dns_a.py's first line");
+        assert_eq!(line.trim(), "ready", "dns_a.py did not start");
+        Self { child, stdout }
+    }
+
+    /// The queries it answered, once it is killed.
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+        rest.lines().map(str::to_owned).collect()
+    }
+}
+
+impl Drop for NsDns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn sensor_node_publishes_through_embassy_net_in_a_namespace() {
-    let binary = build_example();
+    run_node_and_check(&["--broker", &format!("{HOST_IP}:{PORT}")], false);
+}
+
+#[test]
+fn sensor_node_finds_the_broker_by_name_with_embassy_dns() {
+    let broker = format!("{BROKER_NAME}:{PORT}");
+    run_node_and_check(&["--dns", HOST_IP, "--broker", &broker], true);
+}
+
+/// Runs the node in a namespace of its own with `args` (besides the TAP, address and
+/// readings), with a DNS server there if `dns`, and checks what the consumer reads back.
+fn run_node_and_check(args: &[&str], dns: bool) {
+    let binary = example();
+    let started = Instant::now();
     let ns = Netns::create();
     let mut broker = NsBroker::start(&ns);
     broker.create_topic(&ns, TOPIC, PARTITIONS);
+    let resolver = dns.then(|| NsDns::start(&ns));
+    let ready = started.elapsed();
 
     let before_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -361,7 +434,8 @@ fn sensor_node_publishes_through_embassy_net_in_a_namespace() {
     let output = ns
         .command(&binary)
         .args(["--tap", "tap0", "--ip", NODE_CIDR, "--gateway", HOST_IP])
-        .args(["--broker", &format!("{HOST_IP}:{PORT}"), "--topic", TOPIC])
+        .args(args)
+        .args(["--topic", TOPIC])
         .args([
             "--readings",
             &READINGS.to_string(),
@@ -375,6 +449,7 @@ fn sensor_node_publishes_through_embassy_net_in_a_namespace() {
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_millis() as i64;
+    let node_ran = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -441,6 +516,23 @@ fn sensor_node_publishes_through_embassy_net_in_a_namespace() {
             "node-{sensor}'s readings out of order: {offsets:?}"
         );
     }
+    if let Some(resolver) = resolver {
+        let queries = resolver.stop();
+        assert!(
+            queries
+                .iter()
+                .any(|q| q == &format!("QUERY {BROKER_NAME} 1")),
+            "the node never asked the DNS server for {BROKER_NAME}: {queries:?}"
+        );
+    }
+    let consumed_at = started.elapsed();
     drop(broker);
     drop(ns);
+    // Figures for the record (not checked): where the time goes.
+    eprintln!(
+        "namespace+broker+topic {ready:?}, node {:?}, consumer {:?}, teardown {:?}",
+        node_ran - ready,
+        consumed_at - node_ran,
+        started.elapsed() - consumed_at
+    );
 }

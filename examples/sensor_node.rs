@@ -26,8 +26,8 @@
 //! order on one partition), with acks=all. Every `--batch` readings it flushes and checks that
 //! each reading of that batch was delivered, printing `delivered seq=… sensor=… partition=…
 //! offset=…` for each, then a summary. Exit status 0 when all were delivered; 1 with the
-//! reason otherwise (2 for bad arguments). Readings carry the host's time as their timestamp. The readings are deterministic: reading `i` is
-//! [`reading`]`(i, sensors)`.
+//! reason otherwise (2 for bad arguments). The readings are deterministic (reading `i` is
+//! `reading(i, sensors)`, below); their timestamps are the host's time.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -47,8 +47,8 @@ use embedded_kafka::transport::embassy_net::{
 use static_cell::StaticCell;
 
 const USAGE: &str = "usage: sensor_node --tap DEV --ip A.B.C.D/PREFIX [--gateway A.B.C.D] \
-                     [--dns A.B.C.D]... --broker ADDRESS_OR_NAME:PORT [--topic NAME] [--readings N] [--sensors N] \
-                     [--batch N] [--timeout-s S]";
+                     [--dns A.B.C.D]... --broker ADDRESS_OR_NAME:PORT [--topic NAME] \
+                     [--readings N] [--sensors N] [--batch N] [--timeout-s S]";
 
 /// The producer's connections at once: it holds one (see `transport::embassy_net`, "Sizes").
 const CONNECTIONS: usize = 1;
@@ -140,6 +140,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     if sensors == 0 || batch == 0 {
         return Err("--sensors and --batch must be at least 1".to_owned());
     }
+    // A flush's readings must fit in the OUTCOMES batch outcomes the producer remembers (it
+    // answers `Forgotten` for older ones): 64 readings are at most a few batches.
+    if batch > 64 {
+        return Err("--batch is at most 64".to_owned());
+    }
     if dns.len() > 3 {
         return Err("at most 3 --dns servers".to_owned());
     }
@@ -161,8 +166,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 /// device (down, with no address), and embassy-net-tuntap panics on the first frame it cannot
 /// send through a device that is down.
 fn check_tap(tap: &str) -> Result<(), String> {
-    let flags = std::fs::read_to_string(format!("/sys/class/net/{tap}/flags"))
-        .map_err(|e| format!("no network device {tap:?} here ({e}): create it first (ip tuntap add dev {tap} mode tap)"))?;
+    let flags = std::fs::read_to_string(format!("/sys/class/net/{tap}/flags")).map_err(|e| {
+        format!(
+            "no network device {tap:?} here ({e}): create it (ip tuntap add dev {tap} mode tap)"
+        )
+    })?;
     let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
         .map_err(|e| format!("/sys/class/net/{tap}/flags: {flags:?}: {e}"))?;
     // IFF_UP

@@ -52,7 +52,9 @@
 //! `proto-ipv4`, `medium-ethernet`. An application that needs more (IPv6, `medium-ip`, DHCP,
 //! `defmt`) turns it on in its own embassy-net dependency; Cargo unifies the features. Ours
 //! does not forward `defmt` or `log` to embassy-net because with both on (as under
-//! `--all-features`) embassy-net refuses to build, where this crate lets `log` win.
+//! `--all-features`) embassy-net refuses to build, where this crate lets `log` win. So with
+//! this crate's `defmt`, turn on embassy-net's `defmt` too: the producer's
+//! `Error<'_, TcpError>` is `defmt::Format` only if [`TcpError`] is.
 //!
 //! embassy-time needs a time driver (the chip's HAL, or its `std` feature on a host) in the
 //! final binary; [`EmbassyClock`] and [`EmbassyDelay`] use it.

@@ -381,14 +381,17 @@ async fn produce(stack: Stack<'static>, args: &'static Args) -> Result<(), Strin
         .collect();
     println!(
         "sensor_node: {} readings from {} sensors delivered to {} (partition:count {}) in {} \
-         flushes, {} retries, {} ms",
+         flushes, {} retries, {} ms; RAM: producer {} B + buffers {} B + sockets {} B",
         args.readings,
         args.sensors.min(args.readings.max(1)),
         args.topic,
         spread.join(" "),
         flushes,
         retries,
-        started.elapsed().as_millis()
+        started.elapsed().as_millis(),
+        size_of_val(&producer),
+        size_of::<Buffers<RX, TX, BATCH, BATCHES>>(),
+        size_of::<TcpClientState<CONNECTIONS, SOCKET_TX, SOCKET_RX>>(),
     );
     Ok(())
 }

@@ -32,6 +32,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs `"$@"` (tansu) in the background with its output in `$BROKER_LOG`, prints its pid, and
 /// kills it once standard input (a pipe from the test process) reaches end of file: when the
 /// [`Broker`] is dropped, or when the test process exits in any way. Exits when tansu does.
+/// Other helper servers of the tests (moto's S3 stand-in) run under it too.
 pub const WATCHDOG: &str = r#"exec 3<&0 </dev/null
 "$@" >"$BROKER_LOG" 2>&1 3<&- &
 pid=$!

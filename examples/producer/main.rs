@@ -381,9 +381,9 @@ async fn produce<'a>(
         tally.sent += 1;
         tally.value_bytes += len as u64;
         if settings.wait {
-            // The outcome itself arrives as a batch report (counted below); a failed
-            // delivery is counted there and the run goes on, as the seed's did not (it
-            // exited on the first).
+            // The outcome itself arrives as a batch report (counted just below). A failed
+            // delivery is counted and the run goes on (the seed's exited on the first); the
+            // exit status says it failed.
             let waited = producer.wait(&ticket).await;
             producer.take_reports(|r| tally.count(r));
             if let Err(e) = waited {
@@ -397,6 +397,7 @@ async fn produce<'a>(
     let flushed = producer.flush().await;
     producer.take_reports(|r| tally.count(r));
     tally.written = started.elapsed();
+    tally.elapsed = tally.written;
     tally.requests = producer.produce_requests();
     progress.update(tally);
     flushed.map_err(|e| fatal(&e))?;

@@ -30,21 +30,29 @@
 //! UNKNOWN_PRODUCER_ID (KIP-360), back-off jitter.
 #![allow(async_fn_in_trait)]
 
+mod bootstrap;
+mod buffers;
 mod config;
 mod connection;
+mod delivery;
 mod error;
+mod flush;
 mod metadata;
+mod produce;
 #[allow(clippy::module_inception)]
 mod producer;
+mod records;
+mod send;
+mod slot;
 
+pub use buffers::Buffers;
 pub use config::{Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED};
 pub use connection::MAX_IN_FLIGHT;
+pub use delivery::{BatchReport, Delivery, DeliveryStatus, FlushSummary};
 pub use error::{DeliveryError, Error, Io};
 pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, TopicMetadata};
-pub use producer::{
-    BatchReport, Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket,
-    ValueError,
-};
+pub use producer::Producer;
+pub use records::{Record, Ticket, ValueError};
 
 /// The resolver of a producer without one: every lookup fails. Brokers must then be given,
 /// and advertise themselves, by IP address.

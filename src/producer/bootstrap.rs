@@ -10,9 +10,9 @@ use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
 use crate::protocol::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, Array, ErrorCode, FrameReader,
-    InFlightRequest, InitProducerIdRequest, MetadataRequest, MetadataRequestTopic,
-    NegotiatedVersions, Request, RequestHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, Array, ErrorCode, InFlightRequest,
+    InitProducerIdRequest, MetadataRequest, MetadataRequestTopic, NegotiatedVersions, Request,
+    RequestHeader,
 };
 
 /// The APIs a producer without idempotence cannot do without.
@@ -24,8 +24,8 @@ pub(super) const METADATA_ATTEMPTS: u32 = 10;
 
 pub(super) const METADATA_BACKOFF_MS: u32 = 100;
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -65,8 +65,9 @@ where
         }
     }
 
+    /// Asks any broker for `topic`'s metadata and caches it.
     pub(super) async fn fetch_metadata(&mut self, topic: &'a str) -> Res<'a, usize, C> {
-        self.connect(None).await?;
+        let ci = self.connect(None).await?;
         let topics = [MetadataRequestTopic {
             name: Some(topic),
             ..Default::default()
@@ -77,11 +78,9 @@ where
             allow_auto_topic_creation: true,
             ..Default::default()
         };
-        let version = self.version(ApiKey::Metadata)?;
-        let result = self.round_trip(&request, version).await;
-        if let Err(e) = result {
-            self.disconnect();
-            return Err(e);
+        let version = self.version(ci, ApiKey::Metadata)?;
+        if let Err(e) = self.round_trip(ci, &request, version).await {
+            return Err(self.conn_failed(ci, e));
         }
         let decoded = self
             .reader
@@ -122,10 +121,7 @@ where
         };
         self.reader.consume();
         match updated {
-            Err(e) => {
-                self.disconnect();
-                Err(e)
-            }
+            Err(e) => Err(self.conn_failed(ci, e)),
             Ok(Ok(i)) => Ok(i),
             Ok(Err(e)) => Err(match e {
                 UpdateError::Missing => Error::UnknownTopic { topic },
@@ -151,23 +147,32 @@ where
         }
     }
 
-    pub(super) fn version(&self, api: ApiKey) -> Res<'a, i16, C> {
-        let versions = self.conn.as_ref().and_then(|c| c.versions.as_ref());
+    /// The version of `api` negotiated on connection `ci`.
+    pub(super) fn version(&self, ci: usize, api: ApiKey) -> Res<'a, i16, C> {
+        let versions = self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .and_then(|c| c.versions.as_ref());
         match versions {
             Some(v) => Ok(v.version(api)?),
             None => Err(crate::protocol::VersionError::NotSupportedByBroker { api }.into()),
         }
     }
 
-    /// Makes sure a connection is open: to `addr` if given (a leader), else to any broker
-    /// (the current one, or the bootstrap servers in order). Negotiates versions on a new one.
-    pub(super) async fn connect(&mut self, addr: Option<SocketAddr>) -> Res<'a, (), C> {
-        if let Some(conn) = &self.conn {
-            if addr.is_none_or(|a| a == conn.addr) {
-                return Ok(());
-            }
-            self.disconnect();
+    /// The index of an open connection: to `addr` if given (a leader), else to any broker
+    /// (one already open, or the bootstrap servers in order). A new one goes in a free place,
+    /// or in place of one with nothing in flight (waiting for one's answers if all are busy),
+    /// and has its versions negotiated.
+    pub(super) async fn connect(&mut self, addr: Option<SocketAddr>) -> Res<'a, usize, C> {
+        let open = self
+            .conns
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| addr.is_none_or(|a| a == c.addr)));
+        if let Some(ci) = open {
+            return Ok(ci);
         }
+        let ci = self.free_conn().await?;
         let servers = self.config.bootstrap_servers;
         let one = [addr.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))];
         let candidates: &[SocketAddr] = if addr.is_some() { &one } else { servers };
@@ -175,11 +180,11 @@ where
             tried: candidates.len(),
         };
         for &candidate in candidates {
-            match self.open(candidate).await {
-                Ok(()) => return Ok(()),
+            match self.open(ci, candidate).await {
+                Ok(()) => return Ok(ci),
                 Err(e) => {
                     warn!("a broker could not be used");
-                    self.disconnect();
+                    self.drop_conn(ci);
                     last = e;
                 }
             }
@@ -195,11 +200,11 @@ where
                     continue;
                 }
             };
-            match self.open(SocketAddr::new(ip, port)).await {
-                Ok(()) => return Ok(()),
+            match self.open(ci, SocketAddr::new(ip, port)).await {
+                Ok(()) => return Ok(ci),
                 Err(e) => {
                     warn!("a broker could not be used");
-                    self.disconnect();
+                    self.drop_conn(ci);
                     last = e;
                 }
             }
@@ -207,17 +212,48 @@ where
         Err(last)
     }
 
-    /// Opens a connection to `addr` and negotiates versions with ApiVersions.
-    pub(super) async fn open(&mut self, addr: SocketAddr) -> Res<'a, (), C> {
-        self.reader.reset();
-        self.conn = Some(Connection::open(self.connector, addr).await?);
+    /// A place for a new connection: a free one, else one with nothing in flight (closed),
+    /// else the first, once its answers are in.
+    async fn free_conn(&mut self) -> Res<'a, usize, C> {
+        if let Some(ci) = self.conns.iter().position(Option::is_none) {
+            return Ok(ci);
+        }
+        let idle = self
+            .conns
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.in_flight.is_empty()));
+        let ci = match idle {
+            Some(ci) => ci,
+            None => {
+                self.settle(0).await?;
+                0
+            }
+        };
+        self.drop_conn(ci);
+        Ok(ci)
+    }
+
+    /// Opens connection `ci` to `addr` (within `request.timeout.ms`) and negotiates versions
+    /// with ApiVersions.
+    async fn open(&mut self, ci: usize, addr: SocketAddr) -> Res<'a, (), C> {
+        self.drop_conn(ci);
+        let ms = self.config.request_timeout_ms;
+        let conn =
+            match with_timeout(&mut self.delay, ms, Connection::open(self.connector, addr)).await {
+                Some(conn) => conn?,
+                None => return Err(Error::ConnectTimeout { broker: addr, ms }),
+            };
+        let Some(place) = self.conns.get_mut(ci) else {
+            return Err(Error::NoBroker { tried: 0 });
+        };
+        *place = Some(conn);
         let version = ApiVersionsRequest::versions().max;
         let request = ApiVersionsRequest {
             client_software_name: "embedded-kafka",
             client_software_version: env!("CARGO_PKG_VERSION"),
             ..Default::default()
         };
-        self.round_trip(&request, version).await?;
+        self.round_trip(ci, &request, version).await?;
         let negotiated = match self.reader.frame() {
             Some(frame) => {
                 // The response header of ApiVersions is always v0: the 4-byte correlation id.
@@ -256,24 +292,37 @@ where
         if self.config.enable_idempotence {
             negotiated.version(ApiKey::InitProducerId)?;
         }
-        if let Some(conn) = self.conn.as_mut() {
+        if let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) {
             conn.versions = Some(negotiated);
         }
         if self.config.enable_idempotence && self.producer_id.is_none() {
-            self.init_producer_id().await?;
+            self.init_producer_id(ci, None).await?;
         }
         Ok(())
     }
 
-    /// Asks for a producer id and epoch (idempotence without transactions).
-    pub(super) async fn init_producer_id(&mut self) -> Res<'a, (), C> {
-        let version = self.version(ApiKey::InitProducerId)?;
+    /// Asks for a producer id and epoch (idempotence without transactions) on connection
+    /// `ci`. With `current` (an epoch bump, KIP-360) and InitProducerId v3 or later, the
+    /// broker is given the id and epoch in use and answers with the epoch bumped; an older
+    /// broker gives a new producer id instead.
+    pub(super) async fn init_producer_id(
+        &mut self,
+        ci: usize,
+        current: Option<(i64, i16)>,
+    ) -> Res<'a, (), C> {
+        let version = self.version(ci, ApiKey::InitProducerId)?;
+        let (producer_id, producer_epoch) = match current {
+            Some(c) if version >= 3 => c,
+            _ => (-1, -1),
+        };
         let request = InitProducerIdRequest {
             transactional_id: None,
             transaction_timeout_ms: -1,
+            producer_id,
+            producer_epoch,
             ..Default::default()
         };
-        self.round_trip(&request, version).await?;
+        self.round_trip(ci, &request, version).await?;
         let result = match self
             .reader
             .frame()
@@ -304,17 +353,22 @@ where
         Ok(())
     }
 
-    /// Writes `request` and waits (up to `request.timeout.ms`) for its response, which is left
-    /// complete in the reader.
+    /// Writes `request` on connection `ci` and reads (each answer within
+    /// `request.timeout.ms`) until its response, which is left complete in the reader. The
+    /// answers to Produce requests in flight before it are applied on the way.
     pub(super) async fn round_trip<Q: Request>(
         &mut self,
+        ci: usize,
         request: &Q,
         version: i16,
     ) -> Res<'a, (), C> {
-        let Some(conn) = self.conn.as_mut() else {
+        self.settle_partial(ci).await?;
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
-        conn.drain(&mut self.reader)?;
+        if conn.in_flight.is_empty() {
+            conn.drain(&mut self.reader)?;
+        }
         let id = self.ids.next_id();
         let header = RequestHeader::new(id, Some(self.config.client_id));
         let n = request
@@ -325,44 +379,51 @@ where
             })?;
         conn.write(self.tx.get(..n).unwrap_or_default()).await?;
         conn.flush().await?;
-        Self::await_response(
-            conn,
-            &mut self.reader,
-            &mut self.delay,
-            self.config.request_timeout_ms,
-            InFlightRequest {
-                correlation_id: id,
-                api_key: Q::API_KEY,
-                api_version: version,
-                token: 0,
-            },
-        )
-        .await
-    }
-
-    /// Registers `request` as the one whose answer comes next on `conn`, then reads until
-    /// that answer (or the timeout).
-    pub(super) async fn await_response(
-        conn: &mut Connection<'a, C>,
-        reader: &mut FrameReader<'a>,
-        delay: &mut D,
-        timeout_ms: u32,
-        request: InFlightRequest,
-    ) -> Res<'a, (), C> {
-        conn.expect(request).map_err(|error| Error::Frame {
+        conn.expect(InFlightRequest {
+            correlation_id: id,
+            api_key: Q::API_KEY,
+            api_version: version,
+            token: 0,
+        })
+        .map_err(|error| Error::Frame {
             broker: conn.addr,
             error,
         })?;
+        loop {
+            let answered = self.receive(ci).await?;
+            if answered.correlation_id == id {
+                return Ok(());
+            }
+            self.on_response(ci, answered)?;
+        }
+    }
+
+    /// Reads until the answer to the oldest request in flight on connection `ci` is complete
+    /// in the reader (within `request.timeout.ms`), draining strays on the way.
+    pub(super) async fn receive(&mut self, ci: usize) -> Res<'a, InFlightRequest, C> {
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
+            return Err(Error::NoBroker { tried: 0 });
+        };
         let api = conn.oldest_api();
         let broker = conn.addr;
-        match with_timeout(delay, timeout_ms, conn.receive(reader)).await {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(e)) => Err(e),
-            None => Err(Error::Timeout {
-                api,
-                broker,
-                ms: timeout_ms,
-            }),
+        let ms = self.config.request_timeout_ms;
+        let result = match with_timeout(&mut self.delay, ms, conn.receive(&mut self.reader)).await {
+            Some(result) => result,
+            None => Err(Error::Timeout { api, broker, ms }),
+        };
+        self.partial = None;
+        result
+    }
+
+    /// Makes sure the reader holds no partial frame of a connection other than `ci`: a frame
+    /// begun without waiting ([`poll`](Self::poll)) is read to its end and applied first.
+    pub(super) async fn settle_partial(&mut self, ci: usize) -> Res<'a, (), C> {
+        let Some(p) = self.partial.map(usize::from).filter(|&p| p != ci) else {
+            return Ok(());
+        };
+        match self.receive(p).await {
+            Ok(answered) => self.on_response(p, answered),
+            Err(e) => self.lost(p, e),
         }
     }
 }

@@ -80,8 +80,8 @@ pub struct BatchReport<'t> {
     pub log_append_time_ms: i64,
 }
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -130,8 +130,19 @@ where
         &mut self,
         ticket: &Ticket<'a>,
     ) -> Res<'a, Result<Delivery<'a>, DeliveryError>, C> {
-        if self.delivery(ticket) == DeliveryStatus::Pending {
-            self.flush().await?;
+        // Its batch is sealed (other open batches keep filling), sent with whatever else may
+        // go, and answers are read until its outcome is in.
+        if let Some(si) = self
+            .slots
+            .iter()
+            .position(|s| s.batch == ticket.batch && matches!(s.region, Region::Open(_)))
+        {
+            self.seal(si);
+        }
+        while self.delivery(ticket) == DeliveryStatus::Pending {
+            if !self.step().await? {
+                break;
+            }
         }
         Ok(match self.delivery(ticket) {
             DeliveryStatus::Delivered(d) => Ok(d),

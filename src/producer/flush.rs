@@ -1,16 +1,20 @@
-//! Sending what is due: [`Producer::poll`](super::Producer::poll) and
-//! [`Producer::flush`](super::Producer::flush), with retries.
+//! Sending what is due and reading the answers: [`Producer::poll`](super::Producer::poll),
+//! [`Producer::flush`](super::Producer::flush), and the steps they share with
+//! [`send`](super::Producer::send) (room for a batch) and [`wait`](super::Producer::wait):
+//! requests written up to each connection's window, answers read in order, back-off and a
+//! metadata refresh before batches go again, the epoch bump.
 
 use embedded_nal_async::{Dns, TcpConnect};
 
+use super::backoff;
 use super::delivery::FlushSummary;
 use super::producer::{Producer, Res};
-use super::slot::Region;
+use super::slot::{Region, rewrite_producer_state};
 use super::{Clock, Delay, DeliveryError};
 use crate::partition::Partitioner;
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -18,26 +22,49 @@ where
     P: Partitioner,
     N: Dns,
 {
-    /// Sends batches whose `linger.ms` has passed, and drains what the broker sent unasked
-    /// (stray `acks=0` answers) without waiting. Call it when idle.
+    /// Applies the answers that have already arrived (without waiting), drains what the
+    /// broker sent unasked (stray `acks=0` answers), and sends batches that are full or whose
+    /// `linger.ms` has passed (waiting only for room in a connection's window). Call it when
+    /// idle; [`flush`](Self::flush) or [`wait`](Self::wait) wait for the answers.
     pub async fn poll(&mut self) -> Res<'a, (), C> {
-        if let Some(conn) = self.conn.as_mut()
-            && conn.in_flight.is_empty()
-            && let Err(e) = conn.drain(&mut self.reader)
-        {
-            self.disconnect();
-            return Err(e);
+        for ci in 0..L {
+            if self.partial.is_some_and(|p| usize::from(p) != ci) {
+                continue;
+            }
+            while let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) {
+                match conn.try_receive(&mut self.reader) {
+                    Ok(Some(answered)) => {
+                        self.partial = None;
+                        self.on_response(ci, answered)?;
+                    }
+                    Ok(None) => {
+                        if self.reader.buffered() > 0 {
+                            self.partial = Some(ci as u8);
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        self.lost(ci, e)?;
+                        break;
+                    }
+                }
+            }
         }
         let now = self.clock.now_ms();
         let linger = u64::from(self.config.linger_ms);
-        // A full (sealed) batch goes at once; an open one when it has lingered long enough.
-        let due = self.slots.iter().any(|s| match s.region {
-            Region::Sealed(..) => !s.retrying,
-            Region::Open(_) => now.saturating_sub(s.opened_ms) >= linger,
-            _ => false,
-        });
+        let mut due = false;
+        for si in 0..B {
+            let lingered = self.slots.get(si).is_some_and(|s| match s.region {
+                Region::Open(_) => now.saturating_sub(s.opened_ms) >= linger,
+                _ => false,
+            });
+            if lingered {
+                self.seal(si);
+            }
+            due |= self.slots.get(si).is_some_and(|s| s.is_waiting());
+        }
         if due {
-            self.flush().await?;
+            self.send_ready().await?;
         }
         Ok(())
     }
@@ -54,103 +81,225 @@ where
         for si in 0..B {
             self.seal(si);
         }
-        let mut summary = FlushSummary::default();
-        loop {
-            // Every batch due now, one request per leader.
-            loop {
-                let first = self.slots.iter().find_map(|s| match s.region {
-                    Region::Sealed(..) if !s.retrying => Some((s.topic, s.partition)),
-                    _ => None,
-                });
-                let Some((topic, partition)) = first else {
-                    break;
-                };
-                let leader = self
-                    .metadata
-                    .topic_at(topic)
-                    .and_then(|t| t.leader(partition))
-                    .unwrap_or(-1);
-                match self.produce_to(leader, &mut summary).await {
-                    Ok(()) => {
-                        // Every batch the request carried has an outcome or waits for a retry;
-                        // should one not (a bug), it fails rather than being sent forever.
-                        if let Some(si) = self.slots.iter().position(|s| {
-                            !s.retrying
-                                && s.topic == topic
-                                && s.partition == partition
-                                && matches!(s.region, Region::Sealed(..))
-                        }) {
-                            summary.failed_batches += 1;
-                            self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
-                        }
-                    }
-                    Err(e) => {
-                        warn!("a Produce request failed");
-                        self.disconnect();
-                        let retry = e.is_retriable();
-                        if !self.retry_or_fail(leader, retry, &mut summary) {
-                            return Err(e);
-                        }
-                    }
-                }
+        self.tally = FlushSummary::default();
+        while self.step().await? {}
+        // Every batch has an outcome or waits for a retry; should one not (a bug), it fails
+        // rather than being kept forever.
+        for si in 0..B {
+            if let Some(slot) = self.slots.get(si)
+                && slot.is_sealed()
+                && slot.sent.is_none()
+                && !slot.retrying
+            {
+                let partition = slot.partition;
+                self.tally.failed_batches += 1;
+                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
             }
-            // Then the batches to send again: back off, refresh their topics' metadata.
-            let attempt = self
-                .slots
+        }
+        Ok(self.tally)
+    }
+
+    /// One step towards every sealed batch having an outcome: send what may go, else read
+    /// the oldest answer of a connection, else back off and refresh metadata before batches
+    /// go again. `false` when there is nothing left to do.
+    pub(super) async fn step(&mut self) -> Res<'a, bool, C> {
+        self.send_ready().await?;
+        let busy = self.partial.map(usize::from).or_else(|| {
+            self.conns
                 .iter()
-                .filter(|s| s.retrying)
-                .map(|s| s.attempts)
-                .max();
-            let Some(attempt) = attempt else {
-                return Ok(summary);
-            };
-            self.delay.delay_ms(self.config.backoff_ms(attempt)).await;
-            for ti in 0..T {
-                if !self.slots.iter().any(|s| s.retrying && s.topic == ti) {
-                    continue;
-                }
-                if let Some(name) = self.metadata.topic_at(ti).map(|t| t.name) {
-                    // A failed refresh keeps the old metadata: the retry will tell.
-                    if self.fetch_metadata(name).await.is_err() {
-                        warn!("metadata refresh before a retry failed");
-                    }
+                .position(|c| c.as_ref().is_some_and(|c| !c.in_flight.is_empty()))
+        });
+        if let Some(ci) = busy {
+            match self.receive(ci).await {
+                Ok(answered) => self.on_response(ci, answered)?,
+                Err(e) => self.lost(ci, e)?,
+            }
+            return Ok(true);
+        }
+        let attempt = self
+            .slots
+            .iter()
+            .filter(|s| s.retrying)
+            .map(|s| s.attempts)
+            .max();
+        let Some(attempt) = attempt else {
+            return Ok(false);
+        };
+        self.back_off(attempt).await;
+        for ti in 0..T {
+            if !self.slots.iter().any(|s| s.retrying && s.topic == ti) {
+                continue;
+            }
+            if let Some(name) = self.metadata.topic_at(ti).map(|t| t.name) {
+                // A failed refresh keeps the old metadata: the retry will tell.
+                if self.fetch_metadata(name).await.is_err() {
+                    warn!("metadata refresh before a retry failed");
                 }
             }
-            for slot in &mut self.slots {
-                slot.retrying = false;
+        }
+        for slot in &mut self.slots {
+            slot.retrying = false;
+        }
+        Ok(true)
+    }
+
+    /// Waits before retry number `attempt`: KIP-580's exponential back-off with jitter.
+    async fn back_off(&mut self, attempt: u32) {
+        let term = self.config.backoff_ms(attempt);
+        let max = self
+            .config
+            .retry_backoff_max_ms
+            .max(self.config.retry_backoff_ms);
+        let ms = backoff::jittered(term, max, backoff::next(&mut self.rng));
+        self.delay.delay_ms(ms).await;
+    }
+
+    /// Writes a Produce request to each leader with batches that may go now (the epoch bumped
+    /// first if a sequence broke).
+    pub(super) async fn send_ready(&mut self) -> Res<'a, (), C> {
+        // Leaders that had nothing ready this round (their batches wait behind older ones).
+        let mut skipped = [i32::MIN; B];
+        let mut n_skipped = 0;
+        loop {
+            if self.bump_epoch && self.producer_id.is_some() {
+                self.bump().await?;
+            }
+            let next = (0..B).find_map(|si| {
+                let waiting = self.slots.get(si).is_some_and(|s| s.is_waiting());
+                let leader = self.leader_of(si);
+                (waiting && !skipped.iter().take(n_skipped).any(|&l| l == leader)).then_some(leader)
+            });
+            let Some(leader) = next else {
+                return Ok(());
+            };
+            if self.produce_to(leader).await? == 0
+                && !self.bump_epoch
+                && let Some(s) = skipped.get_mut(n_skipped)
+            {
+                *s = leader;
+                n_skipped += 1;
             }
         }
     }
 
-    /// After a failed request to `leader`: each batch it carried is marked for another attempt
-    /// if the failure is `retriable` and the batch has retries left, else failed ([`DeliveryError::NoResponse`]). Whether any will be
-    /// retried.
-    pub(super) fn retry_or_fail(
-        &mut self,
-        leader: i32,
-        retriable: bool,
-        summary: &mut FlushSummary,
-    ) -> bool {
-        let mut any = false;
-        for si in 0..B {
-            if !self.sealed_for(si, leader) {
-                continue;
+    /// Reads every answer in flight on connection `ci`.
+    pub(super) async fn settle(&mut self, ci: usize) -> Res<'a, (), C> {
+        while self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| !c.in_flight.is_empty())
+        {
+            match self.receive(ci).await {
+                Ok(answered) => self.on_response(ci, answered)?,
+                Err(e) => return self.lost(ci, e),
             }
-            let may_retry = self.may_retry(si);
+        }
+        Ok(())
+    }
+
+    /// Makes a batch buffer free: sends sealed batches (sealing the oldest open one if none
+    /// is), reads answers, backs off and retries, until one is.
+    pub(super) async fn make_room(&mut self) -> Res<'a, (), C> {
+        if B == 0 {
+            return Ok(());
+        }
+        loop {
+            if self
+                .slots
+                .iter()
+                .any(|s| matches!(s.region, Region::Idle(_)))
+            {
+                return Ok(());
+            }
+            if !self.slots.iter().any(|s| s.is_sealed()) {
+                let oldest = (0..B)
+                    .filter(|&si| {
+                        self.slots
+                            .get(si)
+                            .is_some_and(|s| matches!(s.region, Region::Open(_)))
+                    })
+                    .min_by_key(|&si| self.slots.get(si).map_or(u64::MAX, |s| s.opened_ms));
+                if let Some(si) = oldest {
+                    self.seal(si);
+                }
+            }
+            if !self.step().await? && !self.slots.iter().any(|s| s.is_sealed()) {
+                // Nothing sealed, nothing to step: every buffer holds an empty open batch,
+                // which sealing frees.
+                for si in 0..B {
+                    self.seal(si);
+                }
+            }
+        }
+    }
+
+    /// The epoch bump (KIP-360) of an idempotent producer whose sequence broke: once every
+    /// answer in flight is in, InitProducerId with the current id and epoch gives the next
+    /// epoch, and every batch not yet delivered is numbered again from 0 in each partition,
+    /// in the order it was filled (its CRC computed again), as the broker expects of a new
+    /// epoch.
+    async fn bump(&mut self) -> Res<'a, (), C> {
+        for ci in 0..L {
+            self.settle(ci).await?;
+        }
+        for si in 0..B {
+            self.seal(si);
+        }
+        let ci = self.connect(None).await?;
+        let current = self.producer_id;
+        if let Err(e) = self.init_producer_id(ci, current).await {
+            return Err(self.conn_failed(ci, e));
+        }
+        self.bump_epoch = false;
+        let Some((id, epoch)) = self.producer_id else {
+            return Ok(());
+        };
+        debug!("producer epoch bumped");
+        for ti in 0..T {
+            if let Some(t) = self.metadata.topic_at_mut(ti) {
+                t.next_sequence = [0; super::MAX_PARTITIONS];
+            }
+        }
+        // Oldest first: each sealed batch takes its partition's next sequence.
+        let mut done = [false; B];
+        loop {
+            let next = (0..B)
+                .filter(|&si| !done.get(si).copied().unwrap_or(true))
+                .filter(|&si| self.slots.get(si).is_some_and(|s| s.is_sealed()))
+                .min_by(|&a, &b| {
+                    let (Some(sa), Some(sb)) = (self.slots.get(a), self.slots.get(b)) else {
+                        return core::cmp::Ordering::Equal;
+                    };
+                    if sa.older_than(sb) {
+                        core::cmp::Ordering::Less
+                    } else {
+                        core::cmp::Ordering::Greater
+                    }
+                });
+            let Some(si) = next else {
+                return Ok(());
+            };
+            if let Some(d) = done.get_mut(si) {
+                *d = true;
+            }
             let Some(slot) = self.slots.get_mut(si) else {
                 continue;
             };
-            if retriable && may_retry {
-                slot.attempts += 1;
-                slot.retrying = true;
-                summary.retries += 1;
-                any = true;
-            } else {
-                let partition = slot.partition;
-                summary.failed_batches += 1;
-                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+            let Some(seq) = self
+                .metadata
+                .topic_at_mut(slot.topic)
+                .and_then(|t| t.next_sequence.get_mut(slot.partition as usize))
+            else {
+                continue;
+            };
+            if let Region::Sealed(buf, len) = &mut slot.region
+                && let Some(batch) = buf.get_mut(..*len)
+            {
+                rewrite_producer_state(batch, id, epoch, *seq);
             }
+            let next = i64::from(*seq) + i64::from(slot.records);
+            *seq = (next % (i64::from(i32::MAX) + 1)) as i32;
         }
-        any
     }
 }

@@ -30,6 +30,7 @@
 //! UNKNOWN_PRODUCER_ID (KIP-360), back-off jitter.
 #![allow(async_fn_in_trait)]
 
+mod backoff;
 mod bootstrap;
 mod buffers;
 mod config;

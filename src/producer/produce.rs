@@ -3,7 +3,6 @@
 
 use embedded_nal_async::{Dns, TcpConnect};
 
-use super::delivery::FlushSummary;
 use super::producer::{Producer, Res};
 use super::slot::{Region, Slot};
 use super::{Acks, Clock, Delay, DeliveryError, Error};
@@ -21,8 +20,8 @@ pub(super) fn put_len(w: &mut Writer<'_>, n: usize, flexible: bool) -> Result<()
     }
 }
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -30,20 +29,71 @@ where
     P: Partitioner,
     N: Dns,
 {
-    /// Sends one Produce request with every sealed batch that `leader` leads.
-    pub(super) async fn produce_to(
-        &mut self,
-        leader: i32,
-        summary: &mut FlushSummary,
-    ) -> Res<'a, (), C> {
+    /// Writes one Produce request to `leader` with the next batch of each of its partitions
+    /// that may go now, without waiting for the answer (but for room in the connection's
+    /// window of `max.in.flight.requests.per.connection`). How many batches it moved on
+    /// (written, or marked to be sent again / failed because the leader is unreachable); 0
+    /// when none was ready.
+    pub(super) async fn produce_to(&mut self, leader: i32) -> Res<'a, u32, C> {
         let addr = match self.metadata.broker(leader) {
             Some(Some(addr)) => Some(addr),
-            Some(None) => return Err(Error::UnresolvedLeader { node_id: leader }),
+            Some(None) => {
+                return self.unreachable(leader, Error::UnresolvedLeader { node_id: leader });
+            }
             // No known leader: the bootstrap connection (the broker will say if it is wrong).
             None => None,
         };
-        self.connect(addr).await?;
-        let version = self.version(ApiKey::Produce)?;
+        let ci = match self.connect(addr).await {
+            Ok(ci) => ci,
+            Err(e) => return self.unreachable(leader, e),
+        };
+        // Room in the window: read the oldest answers first.
+        let window = usize::from(self.config.max_in_flight.max(1));
+        while self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.in_flight.len() >= window)
+        {
+            match self.receive(ci).await {
+                Ok(answered) => self.on_response(ci, answered)?,
+                Err(e) => {
+                    self.lost(ci, e)?;
+                    return Ok(1);
+                }
+            }
+        }
+        if self.bump_epoch {
+            // Answers read above broke a sequence: the epoch is bumped before anything else goes.
+            return Ok(0);
+        }
+        self.settle_partial(ci).await?;
+        // KIP-219: a throttled broker is not sent to before its throttle time has passed.
+        let until = self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .map_or(0, |c| c.throttled_until_ms);
+        let now = self.clock.now_ms();
+        if until > now {
+            let ms = u32::try_from(until - now).unwrap_or(u32::MAX);
+            self.delay.delay_ms(ms).await;
+        }
+        if self.conns.get(ci).and_then(Option::as_ref).is_none() {
+            return Ok(0);
+        }
+        let mut chosen = [false; B];
+        for (si, c) in chosen.iter_mut().enumerate() {
+            *c = self.ready_for(si, leader, ci);
+        }
+        let n_chosen = chosen.iter().filter(|&&c| c).count();
+        if n_chosen == 0 {
+            return Ok(0);
+        }
+        let version = match self.version(ci, ApiKey::Produce) {
+            Ok(v) => v,
+            Err(e) => return Err(self.conn_failed(ci, e)),
+        };
         let id = self.ids.next_id();
         // The request prefix and the pieces between batches go to `tx`; `cuts[k] = (at, slot)`:
         // batch `slot` goes on the wire after `tx[..at]`.
@@ -55,16 +105,8 @@ where
             let slots = &self.slots;
             let metadata = &self.metadata;
             let sealed_for = |si: usize, ti: usize| {
-                slots.get(si).is_some_and(|s| {
-                    s.topic == ti
-                        && !s.retrying
-                        && matches!(s.region, Region::Sealed(..))
-                        && metadata
-                            .topic_at(s.topic)
-                            .and_then(|t| t.leader(s.partition))
-                            .unwrap_or(-1)
-                            == leader
-                })
+                chosen.get(si).copied().unwrap_or(false)
+                    && slots.get(si).is_some_and(|s| s.topic == ti)
             };
             let encoded: Result<(usize, usize), EncodeError> = (|| {
                 let flexible = version >= 9;
@@ -152,13 +194,61 @@ where
             })?
         };
         let _ = total;
-        let Some(conn) = self.conn.as_mut() else {
+        // Tied to the request before a byte is written: a failure from here on is the
+        // connection's, and sends them again.
+        for &(_, si) in cuts.iter().take(n_cuts) {
+            if let Some(slot) = self.slots.get_mut(si) {
+                slot.sent = Some((ci as u8, id));
+            }
+        }
+        if let Err(e) = self.write_request(ci, &cuts[..n_cuts.min(B)], used).await {
+            self.lost(ci, e)?;
+            return Ok(n_cuts as u32);
+        }
+        self.tally.requests += 1;
+        self.produce_requests = self.produce_requests.wrapping_add(1);
+        for &(_, si) in cuts.iter().take(n_cuts) {
+            self.tally.batches += 1;
+            self.tally.records += self.slots.get(si).map_or(0, |s| s.records);
+        }
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
+            return Ok(n_cuts as u32);
+        };
+        if self.config.acks == Acks::None {
+            conn.sent_unacknowledged(id);
+            for &(_, si) in cuts.iter().take(n_cuts) {
+                self.finish_slot(si, Ok(None));
+            }
+            return Ok(n_cuts as u32);
+        }
+        let expected = conn.expect(InFlightRequest {
+            correlation_id: id,
+            api_key: ApiKey::Produce,
+            api_version: version,
+            token: 0,
+        });
+        if let Err(error) = expected {
+            let broker = conn.addr;
+            self.lost(ci, Error::Frame { broker, error })?;
+        }
+        Ok(n_cuts as u32)
+    }
+
+    /// Writes the frame: `tx` pieces and the batches of `cuts`, in order.
+    async fn write_request(
+        &mut self,
+        ci: usize,
+        cuts: &[(usize, usize)],
+        used: usize,
+    ) -> Res<'a, (), C> {
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
-        conn.drain(&mut self.reader)?;
-        // The frame: tx pieces and batches, in order.
+        if conn.in_flight.is_empty() {
+            conn.drain(&mut self.reader)?;
+        }
         let mut from = 0;
-        for &(at, si) in cuts.iter().take(n_cuts) {
+        for &(at, si) in cuts {
             conn.write(self.tx.get(from..at).unwrap_or_default())
                 .await?;
             if let Some(Slot {
@@ -172,42 +262,36 @@ where
         }
         conn.write(self.tx.get(from..used).unwrap_or_default())
             .await?;
-        conn.flush().await?;
-        summary.requests += 1;
-        self.produce_requests = self.produce_requests.wrapping_add(1);
-        for &(_, si) in cuts.iter().take(n_cuts) {
-            summary.batches += 1;
-            summary.records += self.slots.get(si).map_or(0, |s| s.records);
-        }
+        conn.flush().await
+    }
 
-        if self.config.acks == Acks::None {
-            conn.sent_unacknowledged(id);
-            for &(_, si) in cuts.iter().take(n_cuts) {
-                self.finish_slot(si, Ok(None));
-            }
+    /// Applies the answer to request `answered` of connection `ci`, complete in the reader:
+    /// a Produce response decides its batches' fate. A response that cannot be decoded fails
+    /// the connection.
+    pub(super) fn on_response(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
+        if answered.api_key != ApiKey::Produce {
+            self.reader.consume();
             return Ok(());
         }
-        Self::await_response(
-            conn,
-            &mut self.reader,
-            &mut self.delay,
-            self.config.request_timeout_ms,
-            InFlightRequest {
-                correlation_id: id,
-                api_key: ApiKey::Produce,
-                api_version: version,
-                token: 0,
-            },
-        )
-        .await?;
+        match self.apply_produce(ci, answered) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.conn_failed(ci, e)),
+        }
+    }
+
+    fn apply_produce(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
+        let version = answered.api_version;
+        let tie = Some((ci as u8, answered.correlation_id));
         // Outcomes are gathered first (the response borrows the receive buffer), then applied.
-        let mut results = [Err(DeliveryError::NoResponse { partition: 0 }); B];
+        let mut results = [None; B];
+        let mut throttle_ms = 0;
         let decoded = match self.reader.frame() {
             Some(frame) => ProduceRequest::decode_response(frame, version).map(|(_, response)| {
-                for (k, &(_, si)) in cuts.iter().take(n_cuts).enumerate() {
-                    let Some(slot) = self.slots.get(si) else {
+                throttle_ms = response.throttle_time_ms;
+                for (si, slot) in self.slots.iter().enumerate() {
+                    if slot.sent != tie {
                         continue;
-                    };
+                    }
                     let name = self.metadata.topic_at(slot.topic).map_or("", |t| t.name);
                     let partition = slot.partition;
                     let result = match response.partition(name, partition as i32) {
@@ -216,17 +300,15 @@ where
                             let code = ErrorCode::from_code(p.error_code);
                             // A batch sent again whose first copy was stored: delivered (the
                             // offset is the broker's, -1 when it does not say).
-                            if code == ErrorCode::DuplicateSequenceNumber {
-                                Ok(Some((p.base_offset, p.log_append_time_ms)))
-                            } else if code.is_error() {
+                            if code.is_error() && code != ErrorCode::DuplicateSequenceNumber {
                                 Err(DeliveryError::Broker { code, partition })
                             } else {
                                 Ok(Some((p.base_offset, p.log_append_time_ms)))
                             }
                         }
                     };
-                    if let Some(r) = results.get_mut(k) {
-                        *r = result;
+                    if let Some(r) = results.get_mut(si) {
+                        *r = Some(result);
                     }
                 }
             }),
@@ -237,28 +319,134 @@ where
             api: ApiKey::Produce,
             error,
         })?;
-        for (k, &(_, si)) in cuts.iter().take(n_cuts).enumerate() {
-            let result = results
-                .get(k)
-                .copied()
-                .unwrap_or(Err(DeliveryError::NoResponse { partition: 0 }));
-            let may_retry = self.may_retry(si);
-            if let Err(DeliveryError::Broker { code, .. }) = result
-                && code.is_retriable()
-                && may_retry
-                && let Some(slot) = self.slots.get_mut(si)
-            {
-                // Kept sealed, same bytes: sent again after back-off and a metadata refresh.
-                slot.attempts += 1;
-                slot.retrying = true;
-                summary.retries += 1;
+        if throttle_ms > 0
+            && let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut)
+        {
+            conn.throttled_until_ms = self.clock.now_ms() + throttle_ms as u64;
+        }
+        for (si, result) in results.iter().enumerate() {
+            let Some(result) = *result else {
                 continue;
+            };
+            if let Some(slot) = self.slots.get_mut(si) {
+                slot.sent = None;
             }
-            if result.is_err() {
-                summary.failed_batches += 1;
-            }
-            self.finish_slot(si, result);
+            self.settle_batch(si, result);
         }
         Ok(())
+    }
+
+    /// Decides the fate of slot `si`'s batch from its partition's answer, as Kafka's Java
+    /// client does (`Sender.completeBatch`, `TransactionManager.canRetry`): delivered, sent
+    /// again (after a back-off and a metadata refresh), or failed. With idempotence,
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER behind an older batch of the partition still unresolved
+    /// is only that batch's consequence and is retried as it is; with no such batch it is a
+    /// gap in the log, and UNKNOWN_PRODUCER_ID means the broker lost the producer's state:
+    /// both retry after an epoch bump (KIP-360), which numbers every partition from 0 again.
+    /// A batch that fails for good leaves a gap for its successors: an epoch bump too.
+    fn settle_batch(&mut self, si: usize, result: Result<Option<(i64, i64)>, DeliveryError>) {
+        let Err(error) = result else {
+            self.finish_slot(si, result);
+            return;
+        };
+        let idempotent = self.producer_id.is_some();
+        let retriable = match error {
+            DeliveryError::Broker { code, .. } => {
+                if idempotent && code == ErrorCode::OutOfOrderSequenceNumber {
+                    if !self.older_unresolved(si) {
+                        self.bump_epoch = true;
+                    }
+                    true
+                } else if idempotent && code == ErrorCode::UnknownProducerId {
+                    self.bump_epoch = true;
+                    true
+                } else {
+                    code.is_retriable()
+                }
+            }
+            _ => false,
+        };
+        if retriable && self.may_retry(si) {
+            self.mark_retry(si);
+            return;
+        }
+        if idempotent {
+            self.bump_epoch = true;
+        }
+        self.tally.failed_batches += 1;
+        self.finish_slot(si, result);
+    }
+
+    /// Marks slot `si`'s batch to be sent again, the same bytes, after a back-off.
+    pub(super) fn mark_retry(&mut self, si: usize) {
+        if let Some(slot) = self.slots.get_mut(si) {
+            slot.sent = None;
+            slot.attempts += 1;
+            slot.retrying = true;
+            self.tally.retries += 1;
+        }
+    }
+
+    /// After connection `ci` failed with `e`: closes it, and sends each batch in flight on it
+    /// again if `e` is retriable and the batch has retries left, else fails it
+    /// ([`DeliveryError::NoResponse`]). Hands `e` back.
+    pub(super) fn conn_failed(
+        &mut self,
+        ci: usize,
+        e: super::Error<'a, C::Error>,
+    ) -> super::Error<'a, C::Error> {
+        self.release(Some(ci), -1, e.is_retriable());
+        self.drop_conn(ci);
+        e
+    }
+
+    /// [`conn_failed`](Self::conn_failed), and `Ok` if any batch will be sent again (the
+    /// caller carries on), else `Err(e)`.
+    pub(super) fn lost(&mut self, ci: usize, e: super::Error<'a, C::Error>) -> Res<'a, (), C> {
+        warn!("a connection failed");
+        let retried = self.release(Some(ci), -1, e.is_retriable());
+        self.drop_conn(ci);
+        if retried > 0 { Ok(()) } else { Err(e) }
+    }
+
+    /// `leader` could not be reached (`e`): its waiting batches are sent again later if `e`
+    /// is retriable and they have retries left, else failed. How many were concerned, or
+    /// `Err(e)` if none will be sent again.
+    pub(super) fn unreachable(
+        &mut self,
+        leader: i32,
+        e: super::Error<'a, C::Error>,
+    ) -> Res<'a, u32, C> {
+        warn!("a partition leader could not be reached");
+        let retried = self.release(None, leader, e.is_retriable());
+        if retried > 0 { Ok(retried) } else { Err(e) }
+    }
+
+    /// The batches in flight on connection `ci` (or, with `None`, waiting for `leader`): each
+    /// marked to be sent again if `retriable` and it may, else failed. How many will be sent
+    /// again.
+    fn release(&mut self, ci: Option<usize>, leader: i32, retriable: bool) -> u32 {
+        let mut retried = 0;
+        for si in 0..B {
+            let concerned = self.slots.get(si).is_some_and(|s| match ci {
+                Some(ci) => s.sent.is_some_and(|(c, _)| usize::from(c) == ci),
+                None => s.is_waiting(),
+            }) && (ci.is_some() || self.leader_of(si) == leader);
+            if !concerned {
+                continue;
+            }
+            if retriable && self.may_retry(si) {
+                self.mark_retry(si);
+                retried += 1;
+            } else {
+                let partition = self.slots.get(si).map_or(0, |s| s.partition);
+                if self.producer_id.is_some() {
+                    self.bump_epoch = true;
+                }
+                self.tally.failed_batches += 1;
+                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+            }
+        }
+        retried
     }
 }

@@ -5,7 +5,7 @@ use embedded_nal_async::{Dns, TcpConnect};
 
 use super::buffers::Buffers;
 use super::connection::Connection;
-use super::delivery::Outcome;
+use super::delivery::{FlushSummary, Outcome};
 use super::metadata::MetadataCache;
 use super::slot::{Region, Slot};
 use super::{Clock, Config, ConfigError, Delay, Error, NoDns};
@@ -14,16 +14,34 @@ use crate::protocol::{CorrelationIds, FrameReader, NegotiatedVersions};
 
 /// An async Kafka producer over any `embedded-nal-async` connector `C`, with a monotonic
 /// [`Clock`] `K`, a [`Delay`] `D` and a [`Partitioner`] `P`. Sizes: `T` topics, `B` batch
-/// buffers (partitions with records waiting at once), `R` batch outcomes remembered.
+/// buffers (partitions with records waiting at once), `R` batch outcomes remembered, `L`
+/// broker connections open at once (one per partition leader in use; 1 by default, see
+/// [`with_connections`](Self::with_connections)).
 ///
 /// The flow: [`send`](Self::send) finds the topic's metadata (fetched on first use), picks the
 /// partition, and appends the record to that partition's batch, built in place in one of the
 /// caller's batch buffers (the record is copied once, from the caller into the batch). When a
 /// batch is full, no buffer is free, `linger.ms` has passed or [`flush`](Self::flush) is
-/// called, the batches are sent: one Produce request per leader, written to the connection
-/// as the request prefix from the `TX` buffer interleaved with the batches straight from their
-/// buffers (no second copy). With `acks` ≠ 0 the response is read into the `RX` buffer and
-/// matched by correlation id; each batch's outcome is kept for [`delivery`](Self::delivery).
+/// called, the batches are sent: one Produce request per leader, on that leader's connection,
+/// written as the request prefix from the `TX` buffer interleaved with the batches straight
+/// from their buffers (no second copy).
+///
+/// Up to `max.in.flight.requests.per.connection` requests are written to a connection before
+/// its first answer is read: a batch sent stays sealed in its buffer, tied to its request's
+/// correlation id, until the answer comes. Answers are read (in order, per connection) when
+/// the window is full, when a buffer is needed, and by [`poll`](Self::poll) (what has
+/// arrived), [`flush`](Self::flush) and [`wait`](Self::wait) (until done). Each batch's
+/// outcome is then kept for [`delivery`](Self::delivery) and
+/// [`take_reports`](Self::take_reports).
+///
+/// Order within a partition: batches are sent in the order they were filled, one per
+/// partition per request, and a batch is never sent while an older one of its partition
+/// waits to be sent again. With idempotence that keeps each partition's records in order
+/// with up to 5 requests in flight (the broker refuses a successor of a failed batch with
+/// OUT_OF_ORDER_SEQUENCE_NUMBER, and it is sent again after its predecessor). Without
+/// idempotence, as in Kafka, `retries` > 0 with more than one request in flight may reorder a
+/// partition's records: a batch that fails and is sent again lands after the ones that were
+/// in flight behind it. Set `max_in_flight` to 1 (or enable idempotence) to keep order.
 pub struct Producer<
     'a,
     C: TcpConnect + 'a,
@@ -34,6 +52,7 @@ pub struct Producer<
     const B: usize,
     const R: usize,
     N: Dns = NoDns,
+    const L: usize = 1,
 > {
     pub(super) connector: &'a C,
     pub(super) dns: N,
@@ -42,8 +61,12 @@ pub struct Producer<
     pub(super) partitioner: P,
     pub(super) config: Config<'a>,
     pub(super) batch_size: usize,
-    pub(super) conn: Option<Connection<'a, C>>,
+    /// The open connections; a slot's batch in flight names its connection by index here.
+    pub(super) conns: [Option<Connection<'a, C>>; L],
     pub(super) reader: FrameReader<'a>,
+    /// The connection whose partly received frame is in `reader` (read without waiting by
+    /// [`poll`](Self::poll)): it must be read to its end before another connection is read.
+    pub(super) partial: Option<u8>,
     pub(super) tx: &'a mut [u8],
     pub(super) ids: CorrelationIds,
     pub(super) metadata: MetadataCache<'a, T>,
@@ -56,12 +79,20 @@ pub struct Producer<
     pub(super) reports_dropped: u32,
     /// With idempotence: the producer id and epoch from InitProducerId.
     pub(super) producer_id: Option<(i64, i16)>,
+    /// With idempotence: a partition's sequence broke (OUT_OF_ORDER_SEQUENCE_NUMBER,
+    /// UNKNOWN_PRODUCER_ID, a batch failed for good): bump the epoch and number every
+    /// partition from 0 again before the next Produce request.
+    pub(super) bump_epoch: bool,
+    /// The state of the back-off jitter's generator (KIP-580).
+    pub(super) rng: u32,
+    /// What the current [`flush`](Self::flush) did (also counted outside one).
+    pub(super) tally: FlushSummary,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize>
-    Producer<'a, C, K, D, P, T, B, R, NoDns>
+    Producer<'a, C, K, D, P, T, B, R, NoDns, 1>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -69,7 +100,9 @@ where
     P: Partitioner,
 {
     /// A producer that will connect through `connector` (nothing is sent until the first
-    /// [`send`](Self::send)). Fails if `config` is unusable, or `batch.size` exceeds `BATCH`.
+    /// [`send`](Self::send)), with one broker connection
+    /// ([`with_connections`](Self::with_connections) for more). Fails if `config` is
+    /// unusable, or `batch.size` exceeds `BATCH`.
     pub fn new<const RX: usize, const TX: usize, const BATCH: usize>(
         connector: &'a C,
         clock: K,
@@ -95,7 +128,10 @@ where
             opened_ms: 0,
             attempts: 0,
             retrying: false,
+            sent: None,
         });
+        // Seeded from the clock: producers started at different times jitter differently.
+        let rng = super::backoff::seed(clock.now_ms());
         Ok(Self {
             connector,
             dns: NoDns,
@@ -104,8 +140,9 @@ where
             partitioner,
             batch_size: config.batch_size,
             config,
-            conn: None,
+            conns: [const { None }; 1],
             reader: FrameReader::new(&mut rx[..]),
+            partial: None,
             tx: &mut tx[..],
             ids: CorrelationIds::new(),
             metadata: MetadataCache::new(),
@@ -117,12 +154,15 @@ where
             produce_requests: 0,
             reports_dropped: 0,
             producer_id: None,
+            bump_epoch: false,
+            rng,
+            tally: FlushSummary::default(),
         })
     }
 }
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -133,7 +173,7 @@ where
     /// The same producer, resolving brokers' host names (from Metadata responses) with `dns`.
     /// Without one, a leader known only by name cannot be reached
     /// ([`Error::UnresolvedLeader`]).
-    pub fn with_dns<N2: Dns>(self, dns: N2) -> Producer<'a, C, K, D, P, T, B, R, N2> {
+    pub fn with_dns<N2: Dns>(self, dns: N2) -> Producer<'a, C, K, D, P, T, B, R, N2, L> {
         Producer {
             connector: self.connector,
             dns,
@@ -142,8 +182,9 @@ where
             partitioner: self.partitioner,
             config: self.config,
             batch_size: self.batch_size,
-            conn: self.conn,
+            conns: self.conns,
             reader: self.reader,
+            partial: self.partial,
             tx: self.tx,
             ids: self.ids,
             metadata: self.metadata,
@@ -155,6 +196,44 @@ where
             produce_requests: self.produce_requests,
             reports_dropped: self.reports_dropped,
             producer_id: self.producer_id,
+            bump_epoch: self.bump_epoch,
+            rng: self.rng,
+            tally: self.tally,
+        }
+    }
+
+    /// The same producer with room for `L2` broker connections at once: one per partition
+    /// leader in use, so that each leader's batches go straight to it. With fewer than there
+    /// are leaders, a connection with nothing in flight is closed to open another. Call it
+    /// before the first [`send`](Self::send): open connections are closed (their batches in
+    /// flight are sent again).
+    pub fn with_connections<const L2: usize>(mut self) -> Producer<'a, C, K, D, P, T, B, R, N, L2> {
+        self.disconnect();
+        Producer {
+            connector: self.connector,
+            dns: self.dns,
+            clock: self.clock,
+            delay: self.delay,
+            partitioner: self.partitioner,
+            config: self.config,
+            batch_size: self.batch_size,
+            conns: [const { None }; L2],
+            reader: self.reader,
+            partial: None,
+            tx: self.tx,
+            ids: self.ids,
+            metadata: self.metadata,
+            slots: self.slots,
+            outcomes: self.outcomes,
+            next_outcome: self.next_outcome,
+            next_batch: self.next_batch,
+            strays: self.strays,
+            produce_requests: self.produce_requests,
+            reports_dropped: self.reports_dropped,
+            producer_id: self.producer_id,
+            bump_epoch: self.bump_epoch,
+            rng: self.rng,
+            tally: self.tally,
         }
     }
 
@@ -168,16 +247,31 @@ where
         &self.metadata
     }
 
-    /// The versions negotiated on the current connection, if one is open.
+    /// The versions negotiated on the first open connection, if one is open.
     pub fn versions(&self) -> Option<&NegotiatedVersions> {
-        self.conn.as_ref().and_then(|c| c.versions.as_ref())
+        self.conns
+            .iter()
+            .flatten()
+            .find_map(|c| c.versions.as_ref())
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.conns.iter().flatten().count()
+    }
+
+    /// Requests written and not yet answered, over all connections.
+    pub fn in_flight(&self) -> usize {
+        self.conns.iter().flatten().map(|c| c.in_flight.len()).sum()
     }
 
     /// Responses to `acks=0` Produce requests (which Kafka never sends, and Tansu does) that
     /// were drained and dropped, over all connections so far.
     pub fn stray_responses(&self) -> u32 {
-        self.strays
-            .wrapping_add(self.conn.as_ref().map_or(0, |c| c.strays))
+        self.conns
+            .iter()
+            .flatten()
+            .fold(self.strays, |n, c| n.wrapping_add(c.strays))
     }
 
     /// Produce requests written so far, by every flush (explicit or not).
@@ -190,11 +284,30 @@ where
         self.producer_id
     }
 
-    /// Closes the connection (the next request opens a new one).
+    /// Closes every connection (the next request opens new ones). Batches in flight on them
+    /// are sent again (they count as an attempt; with idempotence a copy the broker stored
+    /// comes back DUPLICATE_SEQUENCE_NUMBER and counts as delivered).
     pub fn disconnect(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        for ci in 0..L {
+            self.drop_conn(ci);
+        }
+        for slot in &mut self.slots {
+            if slot.sent.take().is_some() {
+                slot.attempts += 1;
+                slot.retrying = true;
+            }
+        }
+    }
+
+    /// Closes connection `ci` without touching the batches in flight on it (the caller
+    /// decides their fate).
+    pub(super) fn drop_conn(&mut self, ci: usize) {
+        if let Some(conn) = self.conns.get_mut(ci).and_then(Option::take) {
             self.strays = self.strays.wrapping_add(conn.strays);
         }
-        self.reader.reset();
+        if self.partial.is_none_or(|p| usize::from(p) == ci) {
+            self.reader.reset();
+            self.partial = None;
+        }
     }
 }

@@ -11,8 +11,8 @@ use crate::protocol::ApiKey;
 use crate::record::InPlace;
 use crate::wire::{EncodeError, WithError};
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -74,7 +74,7 @@ where
             )
             .map_err(|error| Error::Partition { topic, error })?;
             let Some(si) = self.slot_for(ti, partition) else {
-                self.flush().await?;
+                self.make_room().await?;
                 continue;
             };
             let batch_size = self.batch_size;
@@ -132,7 +132,7 @@ where
                     });
                 }
                 self.seal(si);
-                self.flush().await?;
+                self.send_ready().await?;
                 continue;
             }
             let index = slot.records;

@@ -28,12 +28,64 @@ pub(super) struct Slot<'a> {
     pub(super) opened_ms: u64,
     /// Times the batch was sent and failed with a retriable error.
     pub(super) attempts: u32,
-    /// Whether it is sealed and waiting to be sent again.
+    /// Whether it is sealed and waiting to be sent again (after a back-off).
     pub(super) retrying: bool,
+    /// While its request is in flight: (connection index, correlation id).
+    pub(super) sent: Option<(u8, i32)>,
 }
 
-impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N>
-    Producer<'a, C, K, D, P, T, B, R, N>
+impl Slot<'_> {
+    /// Whether this batch was filled before `other`'s (batch numbers wrap).
+    pub(super) fn older_than(&self, other: &Slot<'_>) -> bool {
+        (self.batch.wrapping_sub(other.batch) as i32) < 0
+    }
+
+    /// Whether it holds a finished batch, sent or not.
+    pub(super) fn is_sealed(&self) -> bool {
+        matches!(self.region, Region::Sealed(..))
+    }
+
+    /// Whether it is a sealed batch that may go in the next request: not in flight, not
+    /// backing off.
+    pub(super) fn is_waiting(&self) -> bool {
+        self.is_sealed() && !self.retrying && self.sent.is_none()
+    }
+
+    fn same_partition(&self, other: &Slot<'_>) -> bool {
+        self.topic == other.topic && self.partition == other.partition
+    }
+}
+
+/// Offsets in a record batch (v2) of the fields an epoch bump rewrites, and where the CRC
+/// starts covering.
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+const PRODUCER_ID_AT: usize = 43;
+const PRODUCER_EPOCH_AT: usize = 51;
+const BASE_SEQUENCE_AT: usize = 53;
+
+/// Gives a sealed batch a new producer id, epoch and base sequence, and its CRC again (the
+/// CRC covers them). Only an epoch bump does this: a batch otherwise always goes out with the
+/// bytes it was sealed with.
+pub(super) fn rewrite_producer_state(batch: &mut [u8], id: i64, epoch: i16, sequence: i32) {
+    let fields: [(usize, &[u8]); 3] = [
+        (PRODUCER_ID_AT, &id.to_be_bytes()),
+        (PRODUCER_EPOCH_AT, &epoch.to_be_bytes()),
+        (BASE_SEQUENCE_AT, &sequence.to_be_bytes()),
+    ];
+    for (at, bytes) in fields {
+        if let Some(field) = batch.get_mut(at..at + bytes.len()) {
+            field.copy_from_slice(bytes);
+        }
+    }
+    let crc = crate::record::crc32c(batch.get(ATTRIBUTES_AT..).unwrap_or_default());
+    if let Some(field) = batch.get_mut(CRC_AT..CRC_AT + 4) {
+        field.copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
 where
     C: TcpConnect + 'a,
     K: Clock,
@@ -84,6 +136,7 @@ where
                 slot.opened_ms = now;
                 slot.attempts = 0;
                 slot.retrying = false;
+                slot.sent = None;
                 self.next_batch = batch.wrapping_add(1);
                 Some(si)
             }
@@ -139,16 +192,40 @@ where
         })
     }
 
-    pub(super) fn sealed_for(&self, si: usize, leader: i32) -> bool {
-        self.slots.get(si).is_some_and(|s| {
-            matches!(s.region, Region::Sealed(..))
-                && !s.retrying
-                && self
-                    .metadata
-                    .topic_at(s.topic)
-                    .and_then(|t| t.leader(s.partition))
-                    .unwrap_or(-1)
-                    == leader
-        })
+    /// The leader of slot `si`'s partition (-1: not known).
+    pub(super) fn leader_of(&self, si: usize) -> i32 {
+        self.slots
+            .get(si)
+            .and_then(|s| self.metadata.topic_at(s.topic)?.leader(s.partition))
+            .unwrap_or(-1)
+    }
+
+    /// Whether slot `si`'s batch may go to `leader` on connection `ci` now: it waits to be
+    /// sent, no older batch of its partition waits (they go first, in order), and no older one
+    /// is in flight on another connection (order across connections is not kept).
+    pub(super) fn ready_for(&self, si: usize, leader: i32, ci: usize) -> bool {
+        let Some(s) = self.slots.get(si) else {
+            return false;
+        };
+        s.is_waiting()
+            && self.leader_of(si) == leader
+            && !self.slots.iter().any(|o| {
+                o.is_sealed()
+                    && o.same_partition(s)
+                    && o.older_than(s)
+                    && (o.sent.is_none() || o.sent.is_some_and(|(c, _)| usize::from(c) != ci))
+            })
+    }
+
+    /// Whether an older batch of slot `si`'s partition is still unresolved (sealed: waiting,
+    /// backing off or in flight). A batch refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind
+    /// one is not a gap in the log, only the consequence of its predecessor's failure.
+    pub(super) fn older_unresolved(&self, si: usize) -> bool {
+        let Some(s) = self.slots.get(si) else {
+            return false;
+        };
+        self.slots
+            .iter()
+            .any(|o| o.is_sealed() && o.same_partition(s) && o.older_than(s))
     }
 }

@@ -403,15 +403,40 @@ fn a_1_mib_value_is_delivered_and_read_back() {
 
 #[test]
 fn ram_of_a_small_configuration() {
+    // The documented small configuration: 1 topic, 1 broker connection, 2 partitions with a
+    // 1 KiB batch each, 8 batch outcomes remembered, 1 KiB receive and 256 B transmit buffers.
     type Small<'a> =
         Producer<'a, TokioTcp, TokioClock, TokioDelay, DefaultPartitioner<XorShift64>, 1, 2, 8>;
     type SmallBuffers = Buffers<1024, 256, 1024, 2>;
+    // The same with a connection to each of 3 brokers.
+    type ThreeLeaders<'a> = Producer<
+        'a,
+        TokioTcp,
+        TokioClock,
+        TokioDelay,
+        DefaultPartitioner<XorShift64>,
+        1,
+        2,
+        8,
+        embedded_kafka::producer::NoDns,
+        3,
+    >;
     let producer = core::mem::size_of::<Small<'static>>();
     let buffers = core::mem::size_of::<SmallBuffers>();
+    let three = core::mem::size_of::<ThreeLeaders<'static>>();
     println!(
         "RAM, 1 topic, 1 connection, 2 partition batches of 1 KiB, 1 KiB receive, 256 B transmit: \
-         producer {producer} B + buffers {buffers} B = {} B",
+         producer {producer} B + buffers {buffers} B = {} B; with 3 connections the producer \
+         takes {three} B",
         producer + buffers
     );
     assert_eq!(buffers, 1024 + 256 + 2 * 1024);
+    // The producer's own state stays under 2 KiB beyond the caller's buffers; a change that
+    // makes it grow must raise this bound on purpose.
+    assert!(producer <= 2048, "producer state {producer} B");
+    assert!(
+        three <= producer + 2 * 512,
+        "a connection costs {} B",
+        (three - producer) / 2
+    );
 }

@@ -6,28 +6,54 @@
 //! ```text
 //! send(topic, record) -> metadata (fetched on first use of a topic) -> partition
 //!                     -> append to the partition's batch, in place in a batch buffer
-//! flush() / batch full / no buffer free / linger.ms passed
-//!                     -> one Produce request per leader: prefix from TX, batches from
-//!                        their buffers, written in sequence as one frame
+//! batch full / no buffer free / linger.ms passed (poll) / flush() / wait()
+//!                     -> one Produce request per leader, on that leader's connection:
+//!                        prefix from TX, batches from their buffers, one frame
 //!                     -> acks=0: done (stray answers drained and counted)
-//!                     -> else: response read into RX, matched by correlation id,
-//!                        each batch's outcome kept for delivery(ticket)
+//!                     -> else: in flight (up to max.in.flight per connection), batches
+//!                        kept sealed; answers read in order into RX when the window is
+//!                        full, a buffer is needed, or on poll / flush / wait
+//!                     -> each batch delivered, sent again, or failed; outcome kept for
+//!                        delivery(ticket) and take_reports
 //! ```
 //!
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
-//! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()`.
+//! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()` (1 topic,
+//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1760 B of producer state on Tokio,
+//! each further connection about 230 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
+//!
+//! Pipelining: up to `max.in.flight.requests.per.connection` (1 to 5) Produce requests are
+//! written to a connection before its first answer is read. Batches go in the order they were
+//! filled, at most one per partition per request, and never past an older batch of the same
+//! partition waiting to be sent again.
+//!
+//! Connections: `L` at once (1 by default; [`Producer::with_connections`]), one per partition
+//! leader in use; with fewer than there are leaders, an idle one is closed for another.
+//! NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a lost connection or a timeout send the
+//! batch again after a metadata refresh, so it follows its partition's new leader; metadata
+//! older than `metadata.max.age.ms` is fetched again on the next send to its topic.
 //!
 //! Retries: a batch that failed with a retriable error (or whose request got no answer) stays
-//! in its buffer; after a back-off and a refresh of its topic's metadata the same bytes are sent
-//! again, up to `retries` times.
+//! in its buffer; after a back-off (`retry.backoff.ms` doubling up to `retry.backoff.max.ms`,
+//! times a random factor in [0.8, 1.2): KIP-580) and a refresh of its topic's metadata the
+//! same bytes are sent again, up to `retries` times and within `delivery.timeout.ms`. A
+//! throttled broker (`throttle_time_ms` in a Produce response) is not sent to before the
+//! throttle time has passed (KIP-219). Every wait for a broker (connect, ApiVersions,
+//! Metadata, InitProducerId, Produce) is bounded by `request.timeout.ms`.
 //!
 //! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
 //! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER
-//! counts as delivered.
+//! counts as delivered. Each partition's order holds with up to 5 requests in flight: a batch
+//! refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is sent again after it. As in
+//! the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such predecessor, UNKNOWN_PRODUCER_ID,
+//! or a batch failed for good bump the epoch (KIP-360: InitProducerId v3+ with the current id
+//! and epoch, after every answer in flight is in) and number every undelivered batch from 0
+//! again in each partition.
 //!
-//! Not yet here (see issue #5): pipelining (more than 1 request in flight), connections to
-//! several leaders at once, the epoch bump on OUT_OF_ORDER_SEQUENCE_NUMBER /
-//! UNKNOWN_PRODUCER_ID (KIP-360), back-off jitter.
+//! Not yet here: transactions; compression; SASL (the codec has the messages, the producer
+//! does not authenticate yet); the Java client's `logStartOffset` distinction for
+//! UNKNOWN_PRODUCER_ID (it is always retried with a bump here); `request.timeout.ms` is
+//! counted per wait for an answer, not from when each request was written.
 #![allow(async_fn_in_trait)]
 
 mod backoff;

@@ -61,8 +61,9 @@ impl<'r> Record<'r> {
     }
 }
 
-/// What [`Producer::send`] hands back: where the record went, to look up its outcome with
-/// [`Producer::delivery`] once its batch has been sent.
+/// What [`Producer::send`](super::Producer::send) hands back: where the record went, to look
+/// up its outcome with [`Producer::delivery`](super::Producer::delivery) once its batch has
+/// been sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket<'t> {
     /// The topic.
@@ -75,13 +76,14 @@ pub struct Ticket<'t> {
     pub(super) index: u32,
 }
 
-/// Why a value writer of [`Producer::send_with`] wrote nothing.
+/// Why a value writer of [`Producer::send_with`](super::Producer::send_with) wrote nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ValueError {
     /// The room given is too small: the producer tries again with an empty batch.
     DoesNotFit,
-    /// The value could not be produced (the writer keeps why): [`Error::Value`].
+    /// The value could not be produced (the writer keeps why):
+    /// [`Error::Value`](super::Error::Value).
     Failed,
 }
 

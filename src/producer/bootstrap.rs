@@ -368,6 +368,9 @@ where
         };
         if conn.in_flight.is_empty() {
             conn.drain(&mut self.reader)?;
+            if self.reader.buffered() > 0 {
+                self.partial = Some(ci as u8);
+            }
         }
         let id = self.ids.next_id();
         let header = RequestHeader::new(id, Some(self.config.client_id));
@@ -399,8 +402,15 @@ where
     }
 
     /// Reads until the answer to the oldest request in flight on connection `ci` is complete
-    /// in the reader (within `request.timeout.ms`), draining strays on the way.
+    /// in the reader (within `request.timeout.ms`), draining strays on the way; a partial
+    /// frame of another connection is read and applied first.
     pub(super) async fn receive(&mut self, ci: usize) -> Res<'a, InFlightRequest, C> {
+        self.settle_partial(ci).await?;
+        self.receive_raw(ci).await
+    }
+
+    /// [`receive`](Self::receive) on a reader known to hold nothing of another connection.
+    async fn receive_raw(&mut self, ci: usize) -> Res<'a, InFlightRequest, C> {
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
@@ -421,7 +431,7 @@ where
         let Some(p) = self.partial.map(usize::from).filter(|&p| p != ci) else {
             return Ok(());
         };
-        match self.receive(p).await {
+        match self.receive_raw(p).await {
             Ok(answered) => self.on_response(p, answered),
             Err(e) => self.lost(p, e),
         }

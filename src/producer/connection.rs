@@ -145,10 +145,18 @@ impl<'c, C: TcpConnect + 'c> Connection<'c, C> {
         addr: SocketAddr,
         reader: &mut FrameReader<'_>,
     ) -> Result<bool, Error<'t, C::Error>> {
-        let window = reader.receive_buffer();
-        if window.is_empty() {
+        if reader.receive_buffer().is_empty() {
+            // A failed reader takes no more bytes: say so rather than report "incomplete"
+            // forever.
+            if let Some(error) = reader.error() {
+                return Err(Error::Frame {
+                    broker: addr,
+                    error,
+                });
+            }
             return Ok(reader.frame().is_some());
         }
+        let window = reader.receive_buffer();
         let n = stream
             .read(window)
             .await

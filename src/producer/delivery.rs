@@ -36,7 +36,10 @@ pub enum DeliveryStatus<'t> {
     Forgotten,
 }
 
-/// What one [`Producer::flush`] sent.
+/// What the producer did from the end of the previous [`Producer::flush`] to the end of this
+/// one: requests are written, and answers read, by [`send`](Producer::send) and
+/// [`poll`](Producer::poll) too (pipelining), so a flush alone may write nothing and still
+/// see batches fail or go again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlushSummary {
     /// Produce requests written.

@@ -44,7 +44,13 @@ where
                         break;
                     }
                     Err(e) => {
-                        self.lost(ci, e)?;
+                        // A connection with nothing in flight that the broker closed (idle
+                        // timeout) is only forgotten: the next request opens a new one.
+                        if conn.in_flight.is_empty() {
+                            self.drop_conn(ci);
+                        } else {
+                            self.lost(ci, e)?;
+                        }
                         break;
                     }
                 }
@@ -81,7 +87,6 @@ where
         for si in 0..B {
             self.seal(si);
         }
-        self.tally = FlushSummary::default();
         while self.step().await? {}
         // Every batch has an outcome or waits for a retry; should one not (a bug), it fails
         // rather than being kept forever.
@@ -96,7 +101,7 @@ where
                 self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
             }
         }
-        Ok(self.tally)
+        Ok(core::mem::take(&mut self.tally))
     }
 
     /// One step towards every sealed batch having an outcome: send what may go, else read

@@ -246,6 +246,9 @@ where
         };
         if conn.in_flight.is_empty() {
             conn.drain(&mut self.reader)?;
+            if self.reader.buffered() > 0 {
+                self.partial = Some(ci as u8);
+            }
         }
         let mut from = 0;
         for &(at, si) in cuts {
@@ -425,7 +428,7 @@ where
     /// The batches in flight on connection `ci` (or, with `None`, waiting for `leader`): each
     /// marked to be sent again if `retriable` and it may, else failed. How many will be sent
     /// again.
-    fn release(&mut self, ci: Option<usize>, leader: i32, retriable: bool) -> u32 {
+    pub(super) fn release(&mut self, ci: Option<usize>, leader: i32, retriable: bool) -> u32 {
         let mut retried = 0;
         for si in 0..B {
             let concerned = self.slots.get(si).is_some_and(|s| match ci {

@@ -285,17 +285,13 @@ where
     }
 
     /// Closes every connection (the next request opens new ones). Batches in flight on them
-    /// are sent again (they count as an attempt; with idempotence a copy the broker stored
-    /// comes back DUPLICATE_SEQUENCE_NUMBER and counts as delivered).
+    /// are sent again if they have retries left (an attempt each; with idempotence a copy the
+    /// broker stored comes back DUPLICATE_SEQUENCE_NUMBER and counts as delivered), else
+    /// fail ([`DeliveryError::NoResponse`](super::DeliveryError::NoResponse)).
     pub fn disconnect(&mut self) {
         for ci in 0..L {
+            self.release(Some(ci), -1, true);
             self.drop_conn(ci);
-        }
-        for slot in &mut self.slots {
-            if slot.sent.take().is_some() {
-                slot.attempts += 1;
-                slot.retrying = true;
-            }
         }
     }
 

@@ -128,6 +128,10 @@ struct State {
     throttles: VecDeque<i32>,
     /// Leave the next this many requests (of any kind) unanswered.
     silent: u32,
+    /// Leave the next request of each of these APIs unanswered.
+    silent_api: Vec<ApiKey>,
+    /// Never complete the next this many connection attempts.
+    hang_connects: u32,
     read_chunk: usize,
     /// A slow network: answers become readable only once the producer has polled for them
     /// in vain 20 times (a producer waiting for an answer polls on; one that only looks, as
@@ -232,6 +236,15 @@ impl TcpConnect for ScriptedCluster {
     type Connection<'a> = Conn<'a>;
 
     async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Conn<'a>, ErrorKind> {
+        let hang = {
+            let mut s = self.state.borrow_mut();
+            let hang = s.hang_connects > 0;
+            s.hang_connects = s.hang_connects.saturating_sub(1);
+            hang
+        };
+        if hang {
+            std::future::pending::<()>().await;
+        }
         let mut s = self.state.borrow_mut();
         if ![BROKER_1, BROKER_2].contains(&remote) {
             return Err(ErrorKind::ConnectionRefused);
@@ -285,6 +298,10 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
     let api = ApiKey::from_key(header.request_api_key);
     if s.silent > 0 {
         s.silent -= 1;
+        return;
+    }
+    if let Some(i) = s.silent_api.iter().position(|&a| a == api) {
+        s.silent_api.remove(i);
         return;
     }
     let rh = ResponseHeader::new(id);
@@ -774,4 +791,46 @@ fn a_broker_that_never_answers_times_out_with_a_typed_error_then_the_producer_re
         .expect("delivered after a timeout");
     assert_eq!(cluster.log(0), [b"x".to_vec(), b"y".to_vec()]);
     assert!(cluster.state.borrow().links.len() >= 3, "new connections");
+}
+
+#[test]
+fn connect_metadata_and_init_producer_id_are_each_bounded_by_the_request_timeout() {
+    let cluster = ScriptedCluster::new(1, &[1]);
+    let mut buffers = Bufs::new();
+    let mut p = single(
+        &cluster,
+        config(&[BROKER_1]).enable_idempotence(true),
+        &mut buffers,
+    );
+    cluster.state.borrow_mut().hang_connects = 1;
+    let e = block_on(p.send("t", Record::new(b"x"))).expect_err("no connection");
+    assert_eq!(
+        e,
+        Error::ConnectTimeout {
+            broker: BROKER_1,
+            ms: 5_000
+        }
+    );
+    assert!(e.is_retriable());
+    assert_eq!(
+        e.to_string(),
+        "no connection to broker 127.0.0.1:9101 within 5000 ms"
+    );
+    for api in [ApiKey::InitProducerId, ApiKey::Metadata] {
+        cluster.state.borrow_mut().silent_api.push(api);
+        let e = block_on(p.send("t", Record::new(b"x"))).expect_err("no answer");
+        assert_eq!(
+            e,
+            Error::Timeout {
+                api,
+                broker: BROKER_1,
+                ms: 5_000
+            }
+        );
+    }
+    // Then everything answers again.
+    let t = block_on(p.send("t", Record::new(b"x"))).expect("recovered");
+    block_on(p.wait(&t)).expect("wait").expect("delivered");
+    assert_eq!(cluster.log(0), [b"x".to_vec()]);
+    assert_eq!(p.producer_id(), Some((4242, 0)));
 }

@@ -119,7 +119,7 @@ struct State {
     /// Each partition's leader (node id).
     leaders: Vec<i32>,
     /// Each partition's log: the values stored, in order.
-    logs: Vec<Vec<Vec<u8>>>,
+    logs: HashMap<(String, i32), Vec<Vec<u8>>>,
     /// Kafka's producer state per (producer id, partition): (epoch, next sequence).
     sequences: HashMap<(i64, i32), (i16, i32)>,
     /// Errors to answer, per partition, to the next batches its leader receives.
@@ -154,7 +154,6 @@ impl ScriptedCluster {
             state: RefCell::new(State {
                 partitions,
                 leaders: leaders.to_vec(),
-                logs: vec![Vec::new(); partitions as usize],
                 read_chunk: 1,
                 ..State::default()
             }),
@@ -162,7 +161,11 @@ impl ScriptedCluster {
     }
 
     fn log(&self, partition: usize) -> Vec<Vec<u8>> {
-        self.state.borrow().logs[partition].clone()
+        let s = self.state.borrow();
+        s.logs
+            .get(&("t".to_owned(), partition as i32))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -403,7 +406,7 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
                         records: n,
                         code,
                     });
-                    let log = &mut s.logs[p.index as usize];
+                    let log = s.logs.entry((t.name.to_owned(), p.index)).or_default();
                     let base = log.len() as i64;
                     if code == 0 {
                         for r in batch.records().expect("records") {
@@ -441,14 +444,14 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
     }
 }
 
-type Single<'a> = Producer<'a, ScriptedCluster, WaitClock, Instant, Murmur2<RoundRobin>, 1, 8, 64>;
+type Single<'a> = Producer<'a, ScriptedCluster, WaitClock, Instant, Murmur2<RoundRobin>, 2, 8, 64>;
 type Pair<'a> = Producer<
     'a,
     ScriptedCluster,
     WaitClock,
     Instant,
     Murmur2<RoundRobin>,
-    1,
+    2,
     8,
     64,
     embedded_kafka::producer::NoDns,
@@ -532,12 +535,27 @@ fn up_to_max_in_flight_requests_are_written_before_an_answer_is_read() {
         most = most.max(p.in_flight());
     }
     assert_eq!(most, 5, "the window fills");
+    // A new topic's metadata, asked for on the connection with 5 requests in flight: their
+    // answers are read first, nothing is lost, the connection stays.
+    let mut extra = 40;
+    while p.in_flight() < 5 {
+        p.send_one(1, &value(extra));
+        extra += 1;
+        assert!(extra < 60, "the window fills again");
+    }
+    block_on(p.send("u", Record::new(b"other").partition(0))).expect("send to a new topic");
+    assert_eq!(
+        cluster.state.borrow().links.len(),
+        1,
+        "one connection throughout"
+    );
     let summary = block_on(p.flush()).expect("flush");
     assert_eq!(summary.failed_batches, 0, "{summary:?}");
     assert_eq!(p.in_flight(), 0);
     let mut evens: Vec<_> = (0..40).step_by(2).map(value).collect();
     evens.insert(0, b"first".to_vec());
-    let odds: Vec<_> = (1..40).step_by(2).map(value).collect();
+    let mut odds: Vec<_> = (1..40).step_by(2).map(value).collect();
+    odds.extend((40..extra).map(value));
     assert_eq!(cluster.log(0), evens, "each once, in order");
     assert_eq!(cluster.log(1), odds);
 }
@@ -638,7 +656,7 @@ fn unknown_topic_or_partition_is_retried_after_a_metadata_refresh_then_delivered
     assert_eq!(d.offset, Some(0));
     let s = cluster.state.borrow();
     assert_eq!(s.metadata_requests, 3, "first use, then before each retry");
-    assert_eq!(s.logs[0].len(), 1);
+    assert_eq!(cluster.log(0).len(), 1);
 }
 
 #[test]

@@ -363,6 +363,16 @@ where
         version: i16,
     ) -> Res<'a, (), C> {
         self.settle_partial(ci).await?;
+        // Produce requests may fill the connection's bookkeeping: their answers come first.
+        while self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.in_flight.is_full())
+        {
+            let answered = self.receive(ci).await?;
+            self.on_response(ci, answered)?;
+        }
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };

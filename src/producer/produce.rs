@@ -68,6 +68,13 @@ where
             return Ok(0);
         }
         self.settle_partial(ci).await?;
+        let mut chosen = [false; B];
+        for (si, c) in chosen.iter_mut().enumerate() {
+            *c = self.ready_for(si, leader, ci);
+        }
+        if !chosen.contains(&true) {
+            return Ok(0);
+        }
         // KIP-219: a throttled broker is not sent to before its throttle time has passed.
         let until = self
             .conns
@@ -78,17 +85,6 @@ where
         if until > now {
             let ms = u32::try_from(until - now).unwrap_or(u32::MAX);
             self.delay.delay_ms(ms).await;
-        }
-        if self.conns.get(ci).and_then(Option::as_ref).is_none() {
-            return Ok(0);
-        }
-        let mut chosen = [false; B];
-        for (si, c) in chosen.iter_mut().enumerate() {
-            *c = self.ready_for(si, leader, ci);
-        }
-        let n_chosen = chosen.iter().filter(|&&c| c).count();
-        if n_chosen == 0 {
-            return Ok(0);
         }
         let version = match self.version(ci, ApiKey::Produce) {
             Ok(v) => v,

@@ -852,3 +852,33 @@ fn connect_metadata_and_init_producer_id_are_each_bounded_by_the_request_timeout
     assert_eq!(cluster.log(0), [b"x".to_vec()]);
     assert_eq!(p.producer_id(), Some((4242, 0)));
 }
+
+#[test]
+fn poll_alone_sends_a_batch_again_once_its_back_off_is_over() {
+    let cluster = ScriptedCluster::new(1, &[1]);
+    cluster
+        .state
+        .borrow_mut()
+        .script
+        .insert(0, [ErrorCode::NotEnoughReplicas.code()].into());
+    let mut buffers = Bufs::new();
+    let mut p = single(&cluster, config(&[BROKER_1]), &mut buffers);
+    let t = block_on(p.send("t", Record::new(b"x"))).expect("send");
+    // Sent (linger.ms = 0), refused, marked to go again: nothing waits in poll.
+    for _ in 0..3 {
+        block_on(p.poll()).expect("poll");
+    }
+    assert_eq!(p.delivery(&t), DeliveryStatus::Pending);
+    assert_eq!(cluster.state.borrow().seen.len(), 1);
+    assert!(
+        WAITS.with(|w| w.borrow().is_empty()),
+        "poll never waits out a back-off"
+    );
+    // Time passes beyond the back-off (100 ms ± 20 %).
+    WAITS.with(|w| w.borrow_mut().push(150));
+    for _ in 0..3 {
+        block_on(p.poll()).expect("poll");
+    }
+    assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
+    assert_eq!(cluster.log(0), [b"x".to_vec()]);
+}

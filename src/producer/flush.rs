@@ -23,9 +23,10 @@ where
     N: Dns,
 {
     /// Applies the answers that have already arrived (without waiting), drains what the
-    /// broker sent unasked (stray `acks=0` answers), and sends batches that are full or whose
-    /// `linger.ms` has passed (waiting only for room in a connection's window). Call it when
-    /// idle; [`flush`](Self::flush) or [`wait`](Self::wait) wait for the answers.
+    /// broker sent unasked (stray `acks=0` answers), and sends batches that are full, whose
+    /// `linger.ms` has passed, or whose back-off before a retry is over (waiting only for room
+    /// in a connection's window, and for a metadata refresh before a retry). Call it when idle;
+    /// [`flush`](Self::flush) or [`wait`](Self::wait) wait for the answers.
     pub async fn poll(&mut self) -> Res<'a, (), C> {
         for ci in 0..L {
             if self.partial.is_some_and(|p| usize::from(p) != ci) {
@@ -55,6 +56,14 @@ where
                     }
                 }
             }
+        }
+        // Batches to send again whose back-off is over (once the answers in flight are in: a
+        // metadata refresh would wait for them).
+        if self.slots.iter().any(|s| s.retrying)
+            && self.clock.now_ms() >= self.retry_due_ms
+            && self.in_flight() == 0
+        {
+            self.retry_round().await;
         }
         let now = self.clock.now_ms();
         let linger = u64::from(self.config.linger_ms);
@@ -121,16 +130,21 @@ where
             }
             return Ok(true);
         }
-        let attempt = self
-            .slots
-            .iter()
-            .filter(|s| s.retrying)
-            .map(|s| s.attempts)
-            .max();
-        let Some(attempt) = attempt else {
+        if !self.slots.iter().any(|s| s.retrying) {
             return Ok(false);
-        };
-        self.back_off(attempt).await;
+        }
+        let now = self.clock.now_ms();
+        if self.retry_due_ms > now {
+            let ms = u32::try_from(self.retry_due_ms - now).unwrap_or(u32::MAX);
+            self.delay.delay_ms(ms).await;
+        }
+        self.retry_round().await;
+        Ok(true)
+    }
+
+    /// The back-off of the batches to send again is over: their topics' metadata is fetched
+    /// again (so that they follow a new leader), and they may go.
+    async fn retry_round(&mut self) {
         for ti in 0..T {
             if !self.slots.iter().any(|s| s.retrying && s.topic == ti) {
                 continue;
@@ -145,18 +159,17 @@ where
         for slot in &mut self.slots {
             slot.retrying = false;
         }
-        Ok(true)
     }
 
-    /// Waits before retry number `attempt`: KIP-580's exponential back-off with jitter.
-    async fn back_off(&mut self, attempt: u32) {
+    /// The back-off before retry number `attempt`: KIP-580's exponential back-off with
+    /// jitter.
+    pub(super) fn back_off_ms(&mut self, attempt: u32) -> u32 {
         let term = self.config.backoff_ms(attempt);
         let max = self
             .config
             .retry_backoff_max_ms
             .max(self.config.retry_backoff_ms);
-        let ms = backoff::jittered(term, max, backoff::next(&mut self.rng));
-        self.delay.delay_ms(ms).await;
+        backoff::jittered(term, max, backoff::next(&mut self.rng))
     }
 
     /// Writes a Produce request to each leader with batches that may go now (the epoch bumped

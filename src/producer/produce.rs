@@ -377,10 +377,21 @@ where
     }
 
     /// Marks slot `si`'s batch to be sent again, the same bytes, after a back-off.
+    /// The retries of one round share one back-off, the longest of theirs.
     pub(super) fn mark_retry(&mut self, si: usize) {
+        let round = self.slots.iter().any(|s| s.retrying);
+        let Some(attempt) = self.slots.get(si).map(|s| s.attempts + 1) else {
+            return;
+        };
+        let due = self.clock.now_ms() + u64::from(self.back_off_ms(attempt));
+        self.retry_due_ms = if round {
+            self.retry_due_ms.max(due)
+        } else {
+            due
+        };
         if let Some(slot) = self.slots.get_mut(si) {
             slot.sent = None;
-            slot.attempts += 1;
+            slot.attempts = attempt;
             slot.retrying = true;
             self.tally.retries += 1;
         }

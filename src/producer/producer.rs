@@ -87,6 +87,8 @@ pub struct Producer<
     pub(super) rng: u32,
     /// What the current [`flush`](Self::flush) did (also counted outside one).
     pub(super) tally: FlushSummary,
+    /// When (monotonic clock) the batches marked to be sent again may go.
+    pub(super) retry_due_ms: u64,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -157,6 +159,7 @@ where
             bump_epoch: false,
             rng,
             tally: FlushSummary::default(),
+            retry_due_ms: 0,
         })
     }
 }
@@ -199,6 +202,7 @@ where
             bump_epoch: self.bump_epoch,
             rng: self.rng,
             tally: self.tally,
+            retry_due_ms: self.retry_due_ms,
         }
     }
 
@@ -234,6 +238,7 @@ where
             bump_epoch: self.bump_epoch,
             rng: self.rng,
             tally: self.tally,
+            retry_due_ms: self.retry_due_ms,
         }
     }
 

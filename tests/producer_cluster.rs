@@ -132,6 +132,8 @@ struct State {
     silent_api: Vec<ApiKey>,
     /// Never complete the next this many connection attempts.
     hang_connects: u32,
+    /// Never complete the next this many writes (a broker that stopped reading).
+    stall_writes: u32,
     read_chunk: usize,
     /// A slow network: answers become readable only once the producer has polled for them
     /// in vain 20 times (a producer waiting for an answer polls on; one that only looks, as
@@ -207,6 +209,15 @@ impl Read for Conn<'_> {
 
 impl Write for Conn<'_> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let stall = {
+            let mut s = self.0.state.borrow_mut();
+            let stall = s.stall_writes > 0;
+            s.stall_writes = s.stall_writes.saturating_sub(1);
+            stall
+        };
+        if stall {
+            std::future::pending::<()>().await;
+        }
         let mut s = self.0.state.borrow_mut();
         if s.links[self.1].closed {
             return Err(ErrorKind::BrokenPipe);
@@ -881,4 +892,24 @@ fn poll_alone_sends_a_batch_again_once_its_back_off_is_over() {
     }
     assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
     assert_eq!(cluster.log(0), [b"x".to_vec()]);
+}
+
+#[test]
+fn a_broker_that_stops_reading_times_the_write_out_and_the_batch_goes_again() {
+    let cluster = ScriptedCluster::new(1, &[1]);
+    let mut buffers = Bufs::new();
+    let mut p = single(&cluster, config(&[BROKER_1]), &mut buffers);
+    let t = block_on(p.send("t", Record::new(b"a"))).expect("send");
+    block_on(p.wait(&t)).expect("wait").expect("delivered");
+    cluster.state.borrow_mut().stall_writes = 1;
+    let t = block_on(p.send("t", Record::new(b"b"))).expect("send");
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(
+        (summary.retries, summary.failed_batches),
+        (1, 0),
+        "{summary:?}"
+    );
+    assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
+    assert_eq!(cluster.log(0), [b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(cluster.state.borrow().links.len(), 2, "a new connection");
 }

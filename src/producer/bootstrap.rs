@@ -390,8 +390,24 @@ where
                 api: Q::API_KEY,
                 error,
             })?;
-        conn.write(self.tx.get(..n).unwrap_or_default()).await?;
-        conn.flush().await?;
+        let broker = conn.addr;
+        let bytes = self.tx.get(..n).unwrap_or_default();
+        let ms = self.config.request_timeout_ms;
+        let written = with_timeout(&mut self.delay, ms, async {
+            conn.write(bytes).await?;
+            conn.flush().await
+        })
+        .await;
+        match written {
+            Some(result) => result?,
+            None => {
+                return Err(Error::Timeout {
+                    api: Q::API_KEY,
+                    broker,
+                    ms,
+                });
+            }
+        }
         conn.expect(InFlightRequest {
             correlation_id: id,
             api_key: Q::API_KEY,

@@ -3,6 +3,7 @@
 
 use embedded_nal_async::{Dns, TcpConnect};
 
+use super::connection::with_timeout;
 use super::producer::{Producer, Res};
 use super::slot::{Region, Slot};
 use super::{Acks, Clock, Delay, DeliveryError, Error};
@@ -246,22 +247,34 @@ where
                 self.partial = Some(ci as u8);
             }
         }
-        let mut from = 0;
-        for &(at, si) in cuts {
-            conn.write(self.tx.get(from..at).unwrap_or_default())
-                .await?;
-            if let Some(Slot {
-                region: Region::Sealed(buf, len),
-                ..
-            }) = self.slots.get(si)
-            {
-                conn.write(buf.get(..*len).unwrap_or_default()).await?;
+        let broker = conn.addr;
+        let (tx, slots) = (&*self.tx, &self.slots);
+        let write = async move {
+            let mut from = 0;
+            for &(at, si) in cuts {
+                conn.write(tx.get(from..at).unwrap_or_default()).await?;
+                if let Some(Slot {
+                    region: Region::Sealed(buf, len),
+                    ..
+                }) = slots.get(si)
+                {
+                    conn.write(buf.get(..*len).unwrap_or_default()).await?;
+                }
+                from = at;
             }
-            from = at;
+            conn.write(tx.get(from..used).unwrap_or_default()).await?;
+            conn.flush().await
+        };
+        // A broker that stops reading (a full TCP window) must not hold the producer forever.
+        let ms = self.config.request_timeout_ms;
+        match with_timeout(&mut self.delay, ms, write).await {
+            Some(result) => result,
+            None => Err(Error::Timeout {
+                api: ApiKey::Produce,
+                broker,
+                ms,
+            }),
         }
-        conn.write(self.tx.get(from..used).unwrap_or_default())
-            .await?;
-        conn.flush().await
     }
 
     /// Applies the answer to request `answered` of connection `ci`, complete in the reader:

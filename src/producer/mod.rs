@@ -19,8 +19,8 @@
 //!
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
 //! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()` (1 topic,
-//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1760 B of producer state on Tokio,
-//! each further connection about 230 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
+//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1768 B of producer state on Tokio,
+//! each further connection about 232 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
 //!
 //! Pipelining: up to `max.in.flight.requests.per.connection` (1 to 5) Produce requests are
 //! written to a connection before its first answer is read. Batches go in the order they were
@@ -38,8 +38,9 @@
 //! times a random factor in [0.8, 1.2): KIP-580) and a refresh of its topic's metadata the
 //! same bytes are sent again, up to `retries` times and within `delivery.timeout.ms`. A
 //! throttled broker (`throttle_time_ms` in a Produce response) is not sent to before the
-//! throttle time has passed (KIP-219). Every wait for a broker (connect, ApiVersions,
-//! Metadata, InitProducerId, Produce) is bounded by `request.timeout.ms`.
+//! throttle time has passed (KIP-219). Every wait for a broker (connect, each write, and the
+//! answer to ApiVersions, Metadata, InitProducerId and Produce) is bounded by
+//! `request.timeout.ms`.
 //!
 //! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
 //! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER

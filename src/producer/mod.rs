@@ -62,6 +62,7 @@ mod bootstrap;
 mod buffers;
 mod config;
 mod connection;
+mod conns;
 mod delivery;
 mod error;
 mod flush;

@@ -71,6 +71,7 @@ mod produce;
 #[allow(clippy::module_inception)]
 mod producer;
 mod records;
+mod retry;
 mod send;
 mod slot;
 

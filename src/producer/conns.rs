@@ -240,7 +240,8 @@ where
             correlation_id: id,
             api_key: Q::API_KEY,
             api_version: version,
-            token: 0,
+            // When it was written: its answer is due `request.timeout.ms` after that.
+            token: self.clock.now_ms() as u32,
         })
         .map_err(|error| Error::Frame {
             broker: conn.addr,
@@ -271,7 +272,14 @@ where
         let api = conn.oldest_api();
         let broker = conn.addr;
         let ms = self.config.request_timeout_ms;
-        let result = match with_timeout(&mut self.delay, ms, conn.receive(&mut self.reader)).await {
+        // As in Kafka, the timeout counts from when the request was written (its token), not
+        // from when the producer started waiting: with several in flight, a late answer does
+        // not extend the wait for the ones behind it.
+        let written = conn.in_flight.oldest().map_or(0, |r| r.token);
+        let waited = (self.clock.now_ms() as u32).wrapping_sub(written);
+        let left = ms.saturating_sub(waited);
+        let result = match with_timeout(&mut self.delay, left, conn.receive(&mut self.reader)).await
+        {
             Some(result) => result,
             None => Err(Error::Timeout { api, broker, ms }),
         };

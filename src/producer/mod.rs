@@ -39,8 +39,8 @@
 //! same bytes are sent again, up to `retries` times and within `delivery.timeout.ms`. A
 //! throttled broker (`throttle_time_ms` in a Produce response) is not sent to before the
 //! throttle time has passed (KIP-219). Every wait for a broker (connect, each write, and the
-//! answer to ApiVersions, Metadata, InitProducerId and Produce) is bounded by
-//! `request.timeout.ms`.
+//! answer to ApiVersions, Metadata, InitProducerId and Produce, counted from when the request
+//! was written) is bounded by `request.timeout.ms`.
 //!
 //! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
 //! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER
@@ -53,8 +53,7 @@
 //!
 //! Not yet here: transactions; compression; SASL (the codec has the messages, the producer
 //! does not authenticate yet); the Java client's `logStartOffset` distinction for
-//! UNKNOWN_PRODUCER_ID (it is always retried with a bump here); `request.timeout.ms` is
-//! counted per wait for an answer, not from when each request was written.
+//! UNKNOWN_PRODUCER_ID (it is always retried with a bump here).
 #![allow(async_fn_in_trait)]
 
 mod backoff;

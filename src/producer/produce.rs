@@ -222,7 +222,8 @@ where
             correlation_id: id,
             api_key: ApiKey::Produce,
             api_version: version,
-            token: 0,
+            // When it was written: its answer is due `request.timeout.ms` after that.
+            token: self.clock.now_ms() as u32,
         });
         if let Err(error) = expected {
             let broker = conn.addr;

@@ -134,6 +134,9 @@ struct State {
     hang_connects: u32,
     /// Never complete the next this many writes (a broker that stopped reading).
     stall_writes: u32,
+    /// Brokers that store the next Produce request they get, then close the connection
+    /// without answering (the answer is lost).
+    lose_answer_at: Vec<i32>,
     read_chunk: usize,
     /// A slow network: answers become readable only once the producer has polled for them
     /// in vain 20 times (a producer waiting for an answer polls on; one that only looks, as
@@ -383,6 +386,7 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
         }
         ApiKey::Produce => {
             let (_, request) = ProduceRequest::decode_request(&frame[4..]).expect("produce");
+            let lose = s.lose_answer_at.iter().position(|&n| n == node);
             let mut topic_responses = Vec::new();
             for t in request.topic_data.iter() {
                 let mut parts = Vec::new();
@@ -442,6 +446,11 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
                     ..Default::default()
                 })
                 .collect();
+            if let Some(i) = lose {
+                s.lose_answer_at.remove(i);
+                s.links[link].closed = true;
+                return;
+            }
             let r = ProduceResponse {
                 responses: Array::from(&topics[..]),
                 throttle_time_ms: s.throttles.pop_front().unwrap_or(0),
@@ -709,10 +718,20 @@ fn out_of_order_sequence_with_no_predecessor_bumps_the_epoch_and_renumbers_from_
             .map(|b| (b.partition, b.base_sequence))
             .collect();
         assert!(after.contains(&(0, 0)), "{code:?}: {after:?}");
-        assert!(
-            after.iter().all(|&(p, seq)| p != 1 || seq == 0),
-            "{after:?}"
-        );
+        drop(s);
+        // Partition 1 did not break: its batches before the bump kept epoch 0, the ones after
+        // start at 0 in epoch 1.
+        send_each(&mut p, 1, 103..104);
+        block_on(p.flush()).expect("flush");
+        let s = cluster.state.borrow();
+        let p1: Vec<_> = s
+            .seen
+            .iter()
+            .filter(|b| b.partition == 1)
+            .map(|b| (b.epoch, b.base_sequence, b.code))
+            .collect();
+        assert_eq!(p1, [(0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 1, 0)], "{code:?}");
+        assert_eq!(cluster.log(1), values(100..104), "{code:?}");
     }
 }
 
@@ -912,4 +931,51 @@ fn a_broker_that_stops_reading_times_the_write_out_and_the_batch_goes_again() {
     assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
     assert_eq!(cluster.log(0), [b"a".to_vec(), b"b".to_vec()]);
     assert_eq!(cluster.state.borrow().links.len(), 2, "a new connection");
+}
+
+#[test]
+fn an_epoch_bump_leaves_other_partitions_sequences_so_a_lost_answer_is_still_a_duplicate() {
+    // Partition 0 on broker 1 breaks its sequence while partition 1's batch was stored by
+    // broker 2 whose answer was lost: after the bump that batch goes again with its old epoch
+    // and sequence, and the broker knows it (DUPLICATE_SEQUENCE_NUMBER): stored once.
+    let cluster = ScriptedCluster::new(2, &[1, 2]);
+    let mut buffers = Bufs::new();
+    let servers = [BROKER_1];
+    let mut p: Pair<'_> = single(
+        &cluster,
+        config(&servers).enable_idempotence(true),
+        &mut buffers,
+    )
+    .with_connections::<2>();
+    p.send_one(0, &value(0));
+    p.send_one(1, &value(100));
+    block_on(p.flush()).expect("flush");
+    {
+        let mut s = cluster.state.borrow_mut();
+        s.script
+            .insert(0, [ErrorCode::OutOfOrderSequenceNumber.code()].into());
+        s.lose_answer_at.push(2);
+    }
+    p.send_one(0, &value(1));
+    p.send_one(1, &value(101));
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(summary.failed_batches, 0, "{summary:?}");
+    assert_eq!(cluster.log(0), values(0..2));
+    assert_eq!(cluster.log(1), values(100..102), "stored once");
+    let s = cluster.state.borrow();
+    assert_eq!(s.inits, [(-1, -1), (4242, 0)]);
+    let p1: Vec<_> = s
+        .seen
+        .iter()
+        .filter(|b| b.partition == 1)
+        .map(|b| (b.epoch, b.base_sequence, b.code))
+        .collect();
+    assert_eq!(
+        p1,
+        [
+            (0, 0, 0),
+            (0, 1, 0),
+            (0, 1, ErrorCode::DuplicateSequenceNumber.code())
+        ]
+    );
 }

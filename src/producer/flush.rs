@@ -254,9 +254,11 @@ where
 
     /// The epoch bump (KIP-360) of an idempotent producer whose sequence broke: once every
     /// answer in flight is in, InitProducerId with the current id and epoch gives the next
-    /// epoch, and every batch not yet delivered is numbered again from 0 in each partition,
-    /// in the order it was filled (its CRC computed again), as the broker expects of a new
-    /// epoch.
+    /// epoch (or, from a broker that does not bump, a new id). The undelivered batches of the
+    /// partitions that broke are numbered again from 0 in the order they were filled (their
+    /// CRC computed again), as the broker expects of a new epoch; other partitions' sealed
+    /// batches keep theirs (the broker still knows the old epoch there) and their next batches
+    /// start at 0 in the new epoch.
     async fn bump(&mut self) -> Res<'a, (), C> {
         for ci in 0..L {
             self.settle(ci).await?;
@@ -270,21 +272,32 @@ where
             return Err(self.conn_failed(ci, e));
         }
         self.bump_epoch = false;
+        let broken = core::mem::replace(&mut self.bump_partitions, [0; T]);
         let Some((id, epoch)) = self.producer_id else {
             return Ok(());
         };
         debug!("producer epoch bumped");
+        // Every partition's next batch starts at 0 in the new epoch.
         for ti in 0..T {
             if let Some(t) = self.metadata.topic_at_mut(ti) {
                 t.next_sequence = [0; super::MAX_PARTITIONS];
             }
         }
-        // Oldest first: each sealed batch takes its partition's next sequence.
+        let is_broken = |s: &super::slot::Slot<'_>| {
+            broken
+                .get(s.topic)
+                .is_some_and(|bits| bits & 1u32.checked_shl(s.partition).unwrap_or(0) != 0)
+        };
+        // The broken partitions' batches, oldest first, take sequences from 0.
         let mut done = [false; B];
         loop {
             let next = (0..B)
                 .filter(|&si| !done.get(si).copied().unwrap_or(true))
-                .filter(|&si| self.slots.get(si).is_some_and(|s| s.is_sealed()))
+                .filter(|&si| {
+                    self.slots
+                        .get(si)
+                        .is_some_and(|s| s.is_sealed() && is_broken(s))
+                })
                 .min_by(|&a, &b| {
                     let (Some(sa), Some(sb)) = (self.slots.get(a), self.slots.get(b)) else {
                         return core::cmp::Ordering::Equal;

@@ -48,8 +48,10 @@
 //! refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is sent again after it. As in
 //! the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such predecessor, UNKNOWN_PRODUCER_ID,
 //! or a batch failed for good bump the epoch (KIP-360: InitProducerId v3+ with the current id
-//! and epoch, after every answer in flight is in) and number every undelivered batch from 0
-//! again in each partition.
+//! and epoch, after every answer in flight is in): that partition's undelivered batches are
+//! numbered from 0 again; other partitions keep the sequences of what they had sealed, and
+//! start at 0 in the new epoch after that. (The Java client bumps an idempotent producer's
+//! epoch locally, without a request; the broker accepts either.)
 //!
 //! Not yet here: transactions; compression; SASL (the codec has the messages, the producer
 //! does not authenticate yet); the Java client's `logStartOffset` distinction for

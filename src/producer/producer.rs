@@ -83,6 +83,9 @@ pub struct Producer<
     /// UNKNOWN_PRODUCER_ID, a batch failed for good): bump the epoch and number every
     /// partition from 0 again before the next Produce request.
     pub(super) bump_epoch: bool,
+    /// The partitions whose sequence broke, a bit each (the cache tracks at most 32 per
+    /// topic), per topic slot of the metadata cache.
+    pub(super) bump_partitions: [u32; T],
     /// The state of the back-off jitter's generator (KIP-580).
     pub(super) rng: u32,
     /// What the current [`flush`](Self::flush) did (also counted outside one).
@@ -157,6 +160,7 @@ where
             reports_dropped: 0,
             producer_id: None,
             bump_epoch: false,
+            bump_partitions: [0; T],
             rng,
             tally: FlushSummary::default(),
             retry_due_ms: 0,
@@ -200,6 +204,7 @@ where
             reports_dropped: self.reports_dropped,
             producer_id: self.producer_id,
             bump_epoch: self.bump_epoch,
+            bump_partitions: self.bump_partitions,
             rng: self.rng,
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
@@ -236,6 +241,7 @@ where
             reports_dropped: self.reports_dropped,
             producer_id: self.producer_id,
             bump_epoch: self.bump_epoch,
+            bump_partitions: self.bump_partitions,
             rng: self.rng,
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,

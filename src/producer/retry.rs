@@ -24,7 +24,7 @@ where
     /// OUT_OF_ORDER_SEQUENCE_NUMBER behind an older batch of the partition still unresolved
     /// is only that batch's consequence and is retried as it is; with no such batch it is a
     /// gap in the log, and UNKNOWN_PRODUCER_ID means the broker lost the producer's state:
-    /// both retry after an epoch bump (KIP-360), which numbers every partition from 0 again.
+    /// both retry after an epoch bump (KIP-360), which numbers that partition from 0 again.
     /// A batch that fails for good leaves a gap for its successors: an epoch bump too.
     pub(super) fn settle_batch(
         &mut self,
@@ -40,11 +40,11 @@ where
             DeliveryError::Broker { code, .. } => {
                 if idempotent && code == ErrorCode::OutOfOrderSequenceNumber {
                     if !self.older_unresolved(si) {
-                        self.bump_epoch = true;
+                        self.request_bump(si);
                     }
                     true
                 } else if idempotent && code == ErrorCode::UnknownProducerId {
-                    self.bump_epoch = true;
+                    self.request_bump(si);
                     true
                 } else {
                     code.is_retriable()
@@ -57,10 +57,28 @@ where
             return;
         }
         if idempotent {
-            self.bump_epoch = true;
+            self.request_bump(si);
         }
         self.tally.failed_batches += 1;
         self.finish_slot(si, result);
+    }
+
+    /// With idempotence: slot `si`'s partition has a broken sequence (a gap the broker will
+    /// not fill, or state it lost). The epoch is bumped before the next Produce request and
+    /// that partition's undelivered batches numbered from 0 again (Java's
+    /// `requestEpochBumpForPartition`). Other partitions' batches keep their epoch and
+    /// sequence, so that one whose answer was lost is still recognised as a duplicate; their
+    /// batches filled after the bump start at 0 in the new epoch.
+    fn request_bump(&mut self, si: usize) {
+        if self.producer_id.is_none() {
+            return;
+        }
+        if let Some(s) = self.slots.get(si)
+            && let Some(bits) = self.bump_partitions.get_mut(s.topic)
+        {
+            *bits |= 1u32.checked_shl(s.partition).unwrap_or(0);
+        }
+        self.bump_epoch = true;
     }
 
     /// Marks slot `si`'s batch to be sent again, the same bytes, after a back-off.
@@ -137,9 +155,7 @@ where
                 retried += 1;
             } else {
                 let partition = self.slots.get(si).map_or(0, |s| s.partition);
-                if self.producer_id.is_some() {
-                    self.bump_epoch = true;
-                }
+                self.request_bump(si);
                 self.tally.failed_batches += 1;
                 self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
             }

@@ -19,7 +19,7 @@
 //!
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
 //! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()` (1 topic,
-//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1768 B of producer state on Tokio,
+//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1776 B of producer state on Tokio,
 //! each further connection about 232 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
 //!
 //! Pipelining: up to `max.in.flight.requests.per.connection` (1 to 5) Produce requests are

@@ -67,6 +67,19 @@ impl Delay for NeverDelay {
     }
 }
 
+/// The back-offs waited so far were `terms`, each times a factor in [0.8, 1.2) and at most
+/// the maximum (1000 ms by default): KIP-580's jitter.
+fn assert_jittered(terms: &[u32]) {
+    let waited = BACKOFFS.with(|b| b.borrow().clone());
+    assert!(waited.len() >= terms.len(), "{waited:?}");
+    for (&w, &t) in waited.iter().zip(terms) {
+        assert!(
+            w >= t * 8 / 10 && w < (t * 12 / 10).max(t + 1) && w <= 1_000,
+            "back-off {w} for {t}: {waited:?}"
+        );
+    }
+}
+
 /// A Produce request seen: version, acks, and (partition, records) for each batch.
 type Produced = (i16, i16, Vec<(i32, i32)>);
 
@@ -531,14 +544,14 @@ fn retriable_errors_resend_the_same_bytes_after_backoff_and_a_metadata_refresh()
     }
     let s = broker.state.borrow();
     // 4 requests of the same 2 batches, byte for byte; metadata fetched once, then refreshed
-    // before each of the 3 retries; back-off 100, 200, 400 ms.
+    // before each of the 3 retries; back-off 100, 200, 400 ms, each ±20 % (KIP-580).
     assert_eq!(s.produced.len(), 4);
     assert_eq!(s.batches.len(), 8);
     for attempt in s.batches.chunks(2) {
         assert_eq!(attempt, &s.batches[..2]);
     }
     assert_eq!(s.metadata_requests, 4);
-    assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100, 200, 400]);
+    assert_jittered(&[100, 200, 400]);
 }
 
 #[test]
@@ -557,7 +570,7 @@ fn a_connection_lost_mid_request_is_reopened_and_the_batch_sent_again() {
     let s = broker.state.borrow();
     assert_eq!(s.connections, 2, "reconnected once");
     assert_eq!(s.produced.len(), 1, "the lost request was sent again, once");
-    assert_eq!(BACKOFFS.with(|b| b.borrow().clone()), [100]);
+    assert_jittered(&[100]);
 }
 
 #[test]
@@ -860,14 +873,16 @@ fn retries_stop_at_the_delivery_timeout_with_the_last_error() {
     .expect("valid");
     let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
     let summary = block_on(p.flush()).expect("flush");
-    // Back-offs 100, 200, 400, 800, then 1000 each, while they end before 10 s.
+    // Back-offs 100, 200, 400, 800, then 1000 each (±20 %, at most 1000), while they end
+    // before 10 s: 12 retries without jitter, 11 to 14 with.
     let waited: u32 = BACKOFFS.with(|b| b.borrow().iter().sum());
     assert!(waited < 10_000, "{waited}");
-    assert_eq!(
-        (summary.retries, summary.failed_batches),
-        (12, 1),
+    assert!(
+        (11..=14).contains(&summary.retries) && summary.failed_batches == 1,
         "{summary:?}"
     );
+    let backoffs = BACKOFFS.with(|b| b.borrow().clone());
+    assert_jittered(&[100, 200, 400, 800, 1000, 1000, 1000][..backoffs.len().min(7)]);
     assert_eq!(
         p.delivery(&t),
         DeliveryStatus::Failed(DeliveryError::Broker {
@@ -902,5 +917,7 @@ fn configuration_is_checked_up_front() {
         e.to_string(),
         "batch.size = 4096: larger than the 512-byte batch buffers"
     );
-    assert!(Config::new(&SERVERS).max_in_flight(2).validate().is_err());
+    assert!(Config::new(&SERVERS).max_in_flight(0).validate().is_err());
+    assert!(Config::new(&SERVERS).max_in_flight(5).validate().is_ok());
+    assert!(Config::new(&SERVERS).max_in_flight(6).validate().is_err());
 }

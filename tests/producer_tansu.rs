@@ -131,6 +131,7 @@ async fn produce(
     topic: &str,
     acks: Acks,
     idempotent: bool,
+    in_flight: u8,
     n: usize,
     run: &str,
 ) -> Run {
@@ -141,6 +142,7 @@ async fn produce(
         .linger_ms(1_000)
         .batch_size(1024)
         .request_timeout_ms(10_000)
+        .max_in_flight(in_flight)
         .enable_idempotence(idempotent);
     let mut buffers = Buffers::<4096, 512, 1024, 3>::new();
     let connector = TokioTcp;
@@ -264,12 +266,20 @@ async fn produce(
     }
 }
 
-fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, n: usize) {
+fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, in_flight: u8, n: usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let run = rt.block_on(produce(broker.addr(), topic, acks, idempotent, n, topic));
+    let run = rt.block_on(produce(
+        broker.addr(),
+        topic,
+        acks,
+        idempotent,
+        in_flight,
+        n,
+        topic,
+    ));
     let consumed = consume(broker, topic, n);
     assert_eq!(
         consumed.len(),
@@ -302,13 +312,26 @@ fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, n: usize) {
             assert_eq!(c.offset, offset, "offset of {:?}", e.headers);
         }
     }
+    // Each partition holds its records in the order they were sent.
+    for p in 0..PARTITIONS {
+        let offsets: Vec<i64> = run
+            .expected
+            .iter()
+            .filter(|e| e.partition == p)
+            .map(|e| by_seq[&seq(&e.headers)].offset)
+            .collect();
+        assert!(
+            offsets.windows(2).all(|w| w[0] < w[1]),
+            "partition {p} out of send order: {offsets:?}"
+        );
+    }
     let spread: Vec<usize> = (0..PARTITIONS)
         .map(|p| run.expected.iter().filter(|e| e.partition == p).count())
         .collect();
     println!(
-        "acks {acks:?}{}: {n} records ({keyed} keyed) in {} Produce requests, per partition \
-         {spread:?}, all read back by kafka-python with CRCs checked; stray acks=0 responses \
-         drained: {}",
+        "acks {acks:?}{}, {in_flight} in flight: {n} records ({keyed} keyed) in {} Produce \
+         requests, per partition {spread:?}, all read back by kafka-python with CRCs checked; \
+         stray acks=0 responses drained: {}",
         if idempotent { ", idempotent" } else { "" },
         run.requests,
         run.strays
@@ -329,28 +352,42 @@ const N: usize = 300;
 fn acks_1_every_record_read_back_where_and_as_reported() {
     let broker = Broker::shared();
     broker.create_topic("e2e-acks-1", PARTITIONS);
-    check(&broker, "e2e-acks-1", Acks::Leader, false, N);
+    check(&broker, "e2e-acks-1", Acks::Leader, false, 1, N);
 }
 
 #[test]
 fn acks_all_every_record_read_back_where_and_as_reported() {
     let broker = Broker::shared();
     broker.create_topic("e2e-acks-all", PARTITIONS);
-    check(&broker, "e2e-acks-all", Acks::All, false, N);
+    check(&broker, "e2e-acks-all", Acks::All, false, 1, N);
 }
 
 #[test]
 fn acks_0_every_record_read_back_and_stray_answers_drained() {
     let broker = Broker::shared();
     broker.create_topic("e2e-acks-0", PARTITIONS);
-    check(&broker, "e2e-acks-0", Acks::None, false, N);
+    check(&broker, "e2e-acks-0", Acks::None, false, 1, N);
 }
 
 #[test]
 fn idempotent_every_record_read_back_where_and_as_reported() {
     let broker = Broker::shared();
     broker.create_topic("e2e-idempotent", PARTITIONS);
-    check(&broker, "e2e-idempotent", Acks::All, true, N);
+    check(&broker, "e2e-idempotent", Acks::All, true, 1, N);
+}
+
+#[test]
+fn pipelined_5_in_flight_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-pipelined", PARTITIONS);
+    check(&broker, "e2e-pipelined", Acks::Leader, false, 5, N);
+}
+
+#[test]
+fn idempotent_pipelined_5_in_flight_every_record_read_back_in_order() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-idempotent-pipelined", PARTITIONS);
+    check(&broker, "e2e-idempotent-pipelined", Acks::All, true, 5, N);
 }
 
 #[test]
@@ -403,15 +440,40 @@ fn a_1_mib_value_is_delivered_and_read_back() {
 
 #[test]
 fn ram_of_a_small_configuration() {
+    // The documented small configuration: 1 topic, 1 broker connection, 2 partitions with a
+    // 1 KiB batch each, 8 batch outcomes remembered, 1 KiB receive and 256 B transmit buffers.
     type Small<'a> =
         Producer<'a, TokioTcp, TokioClock, TokioDelay, DefaultPartitioner<XorShift64>, 1, 2, 8>;
     type SmallBuffers = Buffers<1024, 256, 1024, 2>;
+    // The same with a connection to each of 3 brokers.
+    type ThreeLeaders<'a> = Producer<
+        'a,
+        TokioTcp,
+        TokioClock,
+        TokioDelay,
+        DefaultPartitioner<XorShift64>,
+        1,
+        2,
+        8,
+        embedded_kafka::producer::NoDns,
+        3,
+    >;
     let producer = core::mem::size_of::<Small<'static>>();
     let buffers = core::mem::size_of::<SmallBuffers>();
+    let three = core::mem::size_of::<ThreeLeaders<'static>>();
     println!(
         "RAM, 1 topic, 1 connection, 2 partition batches of 1 KiB, 1 KiB receive, 256 B transmit: \
-         producer {producer} B + buffers {buffers} B = {} B",
+         producer {producer} B + buffers {buffers} B = {} B; with 3 connections the producer \
+         takes {three} B",
         producer + buffers
     );
     assert_eq!(buffers, 1024 + 256 + 2 * 1024);
+    // The producer's own state stays under 2 KiB beyond the caller's buffers; a change that
+    // makes it grow must raise this bound on purpose.
+    assert!(producer <= 2048, "producer state {producer} B");
+    assert!(
+        three <= producer + 2 * 512,
+        "a connection costs {} B",
+        (three - producer) / 2
+    );
 }

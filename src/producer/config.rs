@@ -41,11 +41,11 @@ impl Acks {
     }
 }
 
-/// The largest `max.in.flight.requests.per.connection` this version of the producer
-/// implements. Kafka allows any number and the idempotent producer at most 5; the connection
-/// bookkeeping ([`InFlight`](crate::protocol::InFlight)) is sized for 5, pipelining is not
-/// done yet.
-pub const MAX_IN_FLIGHT_SUPPORTED: u8 = 1;
+/// The largest `max.in.flight.requests.per.connection` this producer implements: Kafka's
+/// limit for an idempotent producer (the broker keeps the last 5 batches of each producer per
+/// partition to detect duplicates), and what the connection bookkeeping
+/// ([`InFlight`](crate::protocol::InFlight)) is sized for.
+pub const MAX_IN_FLIGHT_SUPPORTED: u8 = 5;
 
 /// The longest client id accepted (Kafka's request header allows `i16::MAX` bytes; a device
 /// has no use for more than this).
@@ -198,7 +198,11 @@ impl<'a> Config<'a> {
         self
     }
 
-    /// `max.in.flight.requests.per.connection` (only 1 is implemented yet).
+    /// `max.in.flight.requests.per.connection`, 1 to [`MAX_IN_FLIGHT_SUPPORTED`]: how many
+    /// Produce requests are written to a connection before the answer to the first is read.
+    /// More than 1 hides the round trip; without idempotence and with `retries`, a retried
+    /// batch may then land after the ones behind it (as in Kafka). With idempotence the order
+    /// of each partition is kept.
     #[must_use]
     pub const fn max_in_flight(mut self, n: u8) -> Self {
         self.max_in_flight = n;
@@ -217,8 +221,8 @@ impl<'a> Config<'a> {
     }
 
     /// `retry.backoff.ms` and `retry.backoff.max.ms`: the wait before the first retry, doubled
-    /// for each further one up to the maximum (KIP-580's exponential back-off; its ±20 %
-    /// jitter is not applied yet).
+    /// for each further one up to the maximum, each wait multiplied by a random factor in
+    /// [0.8, 1.2) and capped at the maximum (KIP-580's exponential back-off with jitter).
     #[must_use]
     pub const fn retry_backoff_ms(mut self, initial: u32, max: u32) -> Self {
         self.retry_backoff_ms = initial;
@@ -226,7 +230,8 @@ impl<'a> Config<'a> {
         self
     }
 
-    /// The back-off before retry number `attempt` (1 for the first).
+    /// The back-off before retry number `attempt` (1 for the first), before jitter: the
+    /// producer waits this times a factor in [0.8, 1.2), at most `retry.backoff.max.ms`.
     pub fn backoff_ms(&self, attempt: u32) -> u32 {
         let factor = 1u32
             .checked_shl(attempt.saturating_sub(1))

@@ -42,6 +42,9 @@ pub(crate) struct Connection<'c, C: TcpConnect + 'c> {
     unanswered: Option<(i32, i32)>,
     /// Stray responses drained on this connection.
     pub(crate) strays: u32,
+    /// Until when (monotonic clock) the broker asked not to be sent to (a Produce response's
+    /// `throttle_time_ms`, KIP-219: the broker answers at once and expects the client to wait).
+    pub(crate) throttled_until_ms: u64,
 }
 
 /// Whether `id` lies in the wrapping window `lo..=hi`.
@@ -70,6 +73,7 @@ impl<'c, C: TcpConnect + 'c> Connection<'c, C> {
             in_flight: InFlight::new(),
             unanswered: None,
             strays: 0,
+            throttled_until_ms: 0,
         })
     }
 
@@ -141,10 +145,18 @@ impl<'c, C: TcpConnect + 'c> Connection<'c, C> {
         addr: SocketAddr,
         reader: &mut FrameReader<'_>,
     ) -> Result<bool, Error<'t, C::Error>> {
-        let window = reader.receive_buffer();
-        if window.is_empty() {
+        if reader.receive_buffer().is_empty() {
+            // A failed reader takes no more bytes: say so rather than report "incomplete"
+            // forever.
+            if let Some(error) = reader.error() {
+                return Err(Error::Frame {
+                    broker: addr,
+                    error,
+                });
+            }
             return Ok(reader.frame().is_some());
         }
+        let window = reader.receive_buffer();
         let n = stream
             .read(window)
             .await
@@ -214,6 +226,37 @@ impl<'c, C: TcpConnect + 'c> Connection<'c, C> {
                     broker: self.addr,
                     error,
                 })?;
+            }
+        }
+    }
+
+    /// Takes whatever has already arrived off the socket without waiting, like
+    /// [`drain`](Self::drain), and stops at the first complete answer to a request in flight:
+    /// `Ok(Some(request))`, its frame left in `reader`. `Ok(None)`: nothing complete yet (a
+    /// partial frame may be in `reader`; only this connection may add to it).
+    pub(crate) fn try_receive<'t>(
+        &mut self,
+        reader: &mut FrameReader<'_>,
+    ) -> Result<Option<InFlightRequest>, Error<'t, C::Error>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            let complete = if reader.frame().is_some() {
+                true
+            } else {
+                let fut = pin!(Self::read_some(&mut self.stream, self.addr, reader));
+                match fut.poll(&mut cx) {
+                    Poll::Pending => return Ok(None),
+                    Poll::Ready(result) => result?,
+                }
+            };
+            if complete {
+                let answered = self.classify(reader).map_err(|error| Error::Frame {
+                    broker: self.addr,
+                    error,
+                })?;
+                if answered.is_some() {
+                    return Ok(answered);
+                }
             }
         }
     }

@@ -58,6 +58,13 @@ pub enum Error<'t, E> {
         /// The timeout.
         ms: u32,
     },
+    /// A connection to the broker was not established within `request.timeout.ms`.
+    ConnectTimeout {
+        /// The broker's address.
+        broker: SocketAddr,
+        /// The timeout.
+        ms: u32,
+    },
     /// None of `bootstrap.servers` could be reached; `last` is the last failure.
     NoBroker {
         /// How many servers were tried.
@@ -166,6 +173,7 @@ impl<E> Error<'_, E> {
             Self::Transport { .. }
             | Self::Closed { .. }
             | Self::Timeout { .. }
+            | Self::ConnectTimeout { .. }
             | Self::NoBroker { .. }
             | Self::Frame { .. }
             | Self::UnresolvedHost { .. }
@@ -194,6 +202,9 @@ impl<E: fmt::Debug> fmt::Display for Error<'_, E> {
             ),
             Self::Timeout { api, broker, ms } => {
                 write!(f, "no {api} response from broker {broker} within {ms} ms")
+            }
+            Self::ConnectTimeout { broker, ms } => {
+                write!(f, "no connection to broker {broker} within {ms} ms")
             }
             Self::NoBroker { tried } => {
                 write!(f, "none of the {tried} bootstrap servers could be reached")

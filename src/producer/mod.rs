@@ -6,45 +6,84 @@
 //! ```text
 //! send(topic, record) -> metadata (fetched on first use of a topic) -> partition
 //!                     -> append to the partition's batch, in place in a batch buffer
-//! flush() / batch full / no buffer free / linger.ms passed
-//!                     -> one Produce request per leader: prefix from TX, batches from
-//!                        their buffers, written in sequence as one frame
+//! batch full / no buffer free / linger.ms passed (poll) / flush() / wait()
+//!                     -> one Produce request per leader, on that leader's connection:
+//!                        prefix from TX, batches from their buffers, one frame
 //!                     -> acks=0: done (stray answers drained and counted)
-//!                     -> else: response read into RX, matched by correlation id,
-//!                        each batch's outcome kept for delivery(ticket)
+//!                     -> else: in flight (up to max.in.flight per connection), batches
+//!                        kept sealed; answers read in order into RX when the window is
+//!                        full, a buffer is needed, or on poll / flush / wait
+//!                     -> each batch delivered, sent again, or failed; outcome kept for
+//!                        delivery(ticket) and take_reports
 //! ```
 //!
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
-//! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()`.
+//! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()` (1 topic,
+//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1776 B of producer state on Tokio,
+//! each further connection about 232 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
+//!
+//! Pipelining: up to `max.in.flight.requests.per.connection` (1 to 5) Produce requests are
+//! written to a connection before its first answer is read. Batches go in the order they were
+//! filled, at most one per partition per request, and never past an older batch of the same
+//! partition waiting to be sent again.
+//!
+//! Connections: `L` at once (1 by default; [`Producer::with_connections`]), one per partition
+//! leader in use; with fewer than there are leaders, an idle one is closed for another.
+//! NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a lost connection or a timeout send the
+//! batch again after a metadata refresh, so it follows its partition's new leader; metadata
+//! older than `metadata.max.age.ms` is fetched again on the next send to its topic.
 //!
 //! Retries: a batch that failed with a retriable error (or whose request got no answer) stays
-//! in its buffer; after a back-off and a refresh of its topic's metadata the same bytes are sent
-//! again, up to `retries` times.
+//! in its buffer; after a back-off (`retry.backoff.ms` doubling up to `retry.backoff.max.ms`,
+//! times a random factor in [0.8, 1.2): KIP-580) and a refresh of its topic's metadata the
+//! same bytes are sent again, up to `retries` times and within `delivery.timeout.ms`. A
+//! throttled broker (`throttle_time_ms` in a Produce response) is not sent to before the
+//! throttle time has passed (KIP-219). Every wait for a broker (connect, each write, and the
+//! answer to ApiVersions, Metadata, InitProducerId and Produce, counted from when the request
+//! was written) is bounded by `request.timeout.ms`.
 //!
 //! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
 //! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER
-//! counts as delivered.
+//! counts as delivered. Each partition's order holds with up to 5 requests in flight: a batch
+//! refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is sent again after it. As in
+//! the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such predecessor, UNKNOWN_PRODUCER_ID,
+//! or a batch failed for good bump the epoch (KIP-360: InitProducerId v3+ with the current id
+//! and epoch, after every answer in flight is in): that partition's undelivered batches are
+//! numbered from 0 again; other partitions keep the sequences of what they had sealed, and
+//! start at 0 in the new epoch after that. (The Java client bumps an idempotent producer's
+//! epoch locally, without a request; the broker accepts either.)
 //!
-//! Not yet here (see issue #5): pipelining (more than 1 request in flight), connections to
-//! several leaders at once, the epoch bump on OUT_OF_ORDER_SEQUENCE_NUMBER /
-//! UNKNOWN_PRODUCER_ID (KIP-360), back-off jitter.
+//! Not yet here: transactions; compression; SASL (the codec has the messages, the producer
+//! does not authenticate yet); the Java client's `logStartOffset` distinction for
+//! UNKNOWN_PRODUCER_ID (it is always retried with a bump here).
 #![allow(async_fn_in_trait)]
 
+mod backoff;
+mod bootstrap;
+mod buffers;
 mod config;
 mod connection;
+mod conns;
+mod delivery;
 mod error;
+mod flush;
 mod metadata;
+mod produce;
 #[allow(clippy::module_inception)]
 mod producer;
+mod records;
+mod retry;
+mod send;
+mod slot;
 
+pub use buffers::Buffers;
 pub use config::{Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED};
 pub use connection::MAX_IN_FLIGHT;
+pub use delivery::{BatchReport, Delivery, DeliveryStatus, FlushSummary};
 pub use error::{DeliveryError, Error, Io};
 pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, TopicMetadata};
-pub use producer::{
-    BatchReport, Buffers, Delivery, DeliveryStatus, FlushSummary, Producer, Record, Ticket,
-    ValueError,
-};
+pub use producer::Producer;
+pub use records::{Record, Ticket, ValueError};
 
 /// The resolver of a producer without one: every lookup fails. Brokers must then be given,
 /// and advertise themselves, by IP address.

@@ -1,0 +1,195 @@
+//! What the producer learns from the cluster: topics' metadata (Metadata) and its producer id
+//! and epoch (InitProducerId).
+
+use core::net::SocketAddr;
+
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+
+use super::metadata::UpdateError;
+use super::producer::{Producer, Res};
+use super::{Clock, Delay, Error};
+use crate::partition::Partitioner;
+use crate::protocol::{
+    ApiKey, Array, ErrorCode, InitProducerIdRequest, MetadataRequest, MetadataRequestTopic, Request,
+};
+
+/// How often a topic's metadata is asked for again while the broker says it is not ready yet
+/// (LEADER_NOT_AVAILABLE right after auto-creation), and how long to wait in between.
+const METADATA_ATTEMPTS: u32 = 10;
+const METADATA_BACKOFF_MS: u32 = 100;
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
+where
+    C: TcpConnect + 'a,
+    K: Clock,
+    D: Delay,
+    P: Partitioner,
+    N: Dns,
+{
+    /// Index of `topic` in the metadata cache, fetching its metadata on first use.
+    pub(super) async fn topic_index(&mut self, topic: &'a str) -> Res<'a, usize, C> {
+        let cached = self.metadata.topic(topic).map(|(i, t)| (i, t.fetched_ms));
+        if let Some((i, fetched)) = cached {
+            let age = self.clock.now_ms().saturating_sub(fetched);
+            if age < u64::from(self.config.metadata_max_age_ms) {
+                return Ok(i);
+            }
+            // Too old: fetch it again, and carry on with what is known if that fails.
+            return match self.fetch_metadata(topic).await {
+                Ok(i) => Ok(i),
+                Err(e) if e.is_retriable() => {
+                    warn!("refreshing a topic's metadata failed; the cached one is used");
+                    Ok(i)
+                }
+                Err(e) => Err(e),
+            };
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.fetch_metadata(topic).await {
+                Err(Error::Broker { code, .. })
+                    if code.is_retriable() && attempt < METADATA_ATTEMPTS =>
+                {
+                    self.delay.delay_ms(METADATA_BACKOFF_MS).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Asks any broker for `topic`'s metadata and caches it.
+    pub(super) async fn fetch_metadata(&mut self, topic: &'a str) -> Res<'a, usize, C> {
+        let ci = self.connect(None).await?;
+        let topics = [MetadataRequestTopic {
+            name: Some(topic),
+            ..Default::default()
+        }];
+        let request = MetadataRequest {
+            topics: Some(Array::from(&topics)),
+            // As the Java producer: a broker that auto-creates topics may create it.
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        };
+        let version = self.version(ci, ApiKey::Metadata)?;
+        if let Err(e) = self.round_trip(ci, &request, version).await {
+            return Err(self.conn_failed(ci, e));
+        }
+        let decoded = self
+            .reader
+            .frame()
+            .map(|frame| MetadataRequest::decode_response(frame, version));
+        let updated = match decoded {
+            Some(Ok((_, response))) => {
+                let updated = self.metadata.update(topic, &response, self.clock.now_ms());
+                // Brokers known by name only: resolve them now, while their names are in the
+                // receive buffer (the cache keeps addresses, not names).
+                for b in response.brokers.iter() {
+                    if self.metadata.broker(b.node_id) != Some(None) {
+                        continue;
+                    }
+                    match self.dns.get_host_by_name(b.host, AddrType::Either).await {
+                        Ok(ip) => {
+                            if let Ok(port) = u16::try_from(b.port) {
+                                self.metadata
+                                    .set_broker_addr(b.node_id, SocketAddr::new(ip, port));
+                            }
+                        }
+                        Err(_) => warn!("a broker's host name could not be resolved"),
+                    }
+                }
+                Ok(updated)
+            }
+            Some(Err(error)) => Err(Error::Decode {
+                api: ApiKey::Metadata,
+                error,
+            }),
+            None => Err(Error::Decode {
+                api: ApiKey::Metadata,
+                error: crate::wire::DecodeError::Truncated {
+                    what: "response",
+                    needed: 1,
+                },
+            }),
+        };
+        self.reader.consume();
+        match updated {
+            Err(e) => Err(self.conn_failed(ci, e)),
+            Ok(Ok(i)) => Ok(i),
+            Ok(Err(e)) => Err(match e {
+                UpdateError::Missing => Error::UnknownTopic { topic },
+                UpdateError::Code(code) => Error::Broker {
+                    api: ApiKey::Metadata,
+                    code,
+                    topic: Some(topic),
+                    partition: None,
+                },
+                UpdateError::PartitionCode(p, code) => Error::Broker {
+                    api: ApiKey::Metadata,
+                    code,
+                    topic: Some(topic),
+                    partition: Some(p),
+                },
+                UpdateError::TooManyPartitions(partitions) => Error::TooManyPartitions {
+                    topic,
+                    partitions,
+                    max: super::MAX_PARTITIONS,
+                },
+                UpdateError::Full => Error::TooManyTopics { topic, max: T },
+            }),
+        }
+    }
+
+    /// Asks for a producer id and epoch (idempotence without transactions) on connection
+    /// `ci`. With `current` (an epoch bump, KIP-360) and InitProducerId v3 or later, the
+    /// broker is given the id and epoch in use and answers with the epoch bumped; an older
+    /// broker gives a new producer id instead.
+    pub(super) async fn init_producer_id(
+        &mut self,
+        ci: usize,
+        current: Option<(i64, i16)>,
+    ) -> Res<'a, (), C> {
+        let version = self.version(ci, ApiKey::InitProducerId)?;
+        let (producer_id, producer_epoch) = match current {
+            Some(c) if version >= 3 => c,
+            _ => (-1, -1),
+        };
+        let request = InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: -1,
+            producer_id,
+            producer_epoch,
+            ..Default::default()
+        };
+        self.round_trip(ci, &request, version).await?;
+        let result = match self
+            .reader
+            .frame()
+            .map(|frame| InitProducerIdRequest::decode_response(frame, version))
+        {
+            Some(Ok((_, r))) => {
+                let code = ErrorCode::from_code(r.error_code);
+                if code.is_error() {
+                    Err(Error::Broker {
+                        api: ApiKey::InitProducerId,
+                        code,
+                        topic: None,
+                        partition: None,
+                    })
+                } else {
+                    Ok((r.producer_id, r.producer_epoch))
+                }
+            }
+            Some(Err(error)) => Err(Error::Decode {
+                api: ApiKey::InitProducerId,
+                error,
+            }),
+            None => Err(Error::NoBroker { tried: 1 }),
+        };
+        self.reader.consume();
+        self.producer_id = Some(result?);
+        debug!("got a producer id");
+        Ok(())
+    }
+}

@@ -1,0 +1,336 @@
+//! Sending what is due and reading the answers: [`Producer::poll`](super::Producer::poll),
+//! [`Producer::flush`](super::Producer::flush), and the steps they share with
+//! [`send`](super::Producer::send) (room for a batch) and [`wait`](super::Producer::wait):
+//! requests written up to each connection's window, answers read in order, back-off and a
+//! metadata refresh before batches go again, the epoch bump.
+
+use embedded_nal_async::{Dns, TcpConnect};
+
+use super::backoff;
+use super::delivery::FlushSummary;
+use super::producer::{Producer, Res};
+use super::slot::{Region, rewrite_producer_state};
+use super::{Clock, Delay, DeliveryError};
+use crate::partition::Partitioner;
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
+where
+    C: TcpConnect + 'a,
+    K: Clock,
+    D: Delay,
+    P: Partitioner,
+    N: Dns,
+{
+    /// Applies the answers that have already arrived (without waiting), drains what the
+    /// broker sent unasked (stray `acks=0` answers), and sends batches that are full, whose
+    /// `linger.ms` has passed, or whose back-off before a retry is over (waiting only for room
+    /// in a connection's window, and for a metadata refresh before a retry). Call it when idle;
+    /// [`flush`](Self::flush) or [`wait`](Self::wait) wait for the answers.
+    pub async fn poll(&mut self) -> Res<'a, (), C> {
+        for ci in 0..L {
+            if self.partial.is_some_and(|p| usize::from(p) != ci) {
+                continue;
+            }
+            while let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) {
+                match conn.try_receive(&mut self.reader) {
+                    Ok(Some(answered)) => {
+                        self.partial = None;
+                        self.on_response(ci, answered)?;
+                    }
+                    Ok(None) => {
+                        if self.reader.buffered() > 0 {
+                            self.partial = Some(ci as u8);
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        // A connection with nothing in flight that the broker closed (idle
+                        // timeout) is only forgotten: the next request opens a new one.
+                        if conn.in_flight.is_empty() {
+                            self.drop_conn(ci);
+                        } else {
+                            self.lost(ci, e)?;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        // Batches to send again whose back-off is over (once the answers in flight are in: a
+        // metadata refresh would wait for them).
+        if self.slots.iter().any(|s| s.retrying)
+            && self.clock.now_ms() >= self.retry_due_ms
+            && self.in_flight() == 0
+        {
+            self.retry_round().await;
+        }
+        let now = self.clock.now_ms();
+        let linger = u64::from(self.config.linger_ms);
+        let mut due = false;
+        for si in 0..B {
+            let lingered = self.slots.get(si).is_some_and(|s| match s.region {
+                Region::Open(_) => now.saturating_sub(s.opened_ms) >= linger,
+                _ => false,
+            });
+            if lingered {
+                self.seal(si);
+            }
+            due |= self.slots.get(si).is_some_and(|s| s.is_waiting());
+        }
+        if due {
+            self.send_ready().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends every batch and, with `acks` ≠ 0, waits for the answers. Each record's outcome is
+    /// then known to [`delivery`](Self::delivery) and [`take_reports`](Self::take_reports).
+    ///
+    /// Retriable failures (a partition's retriable error code, a lost connection, a timeout)
+    /// are retried as `retries`, `retry.backoff.ms` and `delivery.timeout.ms` allow, within
+    /// this call. An `Err` means a request failed for good: the batches it carried are reported
+    /// failed ([`DeliveryError::NoResponse`]), the connection is closed, and batches for other
+    /// leaders not yet sent stay for the next flush.
+    pub async fn flush(&mut self) -> Res<'a, FlushSummary, C> {
+        for si in 0..B {
+            self.seal(si);
+        }
+        while self.step().await? {}
+        // Every batch has an outcome or waits for a retry; should one not (a bug), it fails
+        // rather than being kept forever.
+        for si in 0..B {
+            if let Some(slot) = self.slots.get(si)
+                && slot.is_sealed()
+                && slot.sent.is_none()
+                && !slot.retrying
+            {
+                let partition = slot.partition;
+                self.tally.failed_batches += 1;
+                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+            }
+        }
+        Ok(core::mem::take(&mut self.tally))
+    }
+
+    /// One step towards every sealed batch having an outcome: send what may go, else read
+    /// the oldest answer of a connection, else back off and refresh metadata before batches
+    /// go again. `false` when there is nothing left to do.
+    pub(super) async fn step(&mut self) -> Res<'a, bool, C> {
+        self.send_ready().await?;
+        let busy = self.partial.map(usize::from).or_else(|| {
+            self.conns
+                .iter()
+                .position(|c| c.as_ref().is_some_and(|c| !c.in_flight.is_empty()))
+        });
+        if let Some(ci) = busy {
+            match self.receive(ci).await {
+                Ok(answered) => self.on_response(ci, answered)?,
+                Err(e) => self.lost(ci, e)?,
+            }
+            return Ok(true);
+        }
+        if !self.slots.iter().any(|s| s.retrying) {
+            return Ok(false);
+        }
+        let now = self.clock.now_ms();
+        if self.retry_due_ms > now {
+            let ms = u32::try_from(self.retry_due_ms - now).unwrap_or(u32::MAX);
+            self.delay.delay_ms(ms).await;
+        }
+        self.retry_round().await;
+        Ok(true)
+    }
+
+    /// The back-off of the batches to send again is over: their topics' metadata is fetched
+    /// again (so that they follow a new leader), and they may go.
+    async fn retry_round(&mut self) {
+        for ti in 0..T {
+            if !self.slots.iter().any(|s| s.retrying && s.topic == ti) {
+                continue;
+            }
+            if let Some(name) = self.metadata.topic_at(ti).map(|t| t.name) {
+                // A failed refresh keeps the old metadata: the retry will tell.
+                if self.fetch_metadata(name).await.is_err() {
+                    warn!("metadata refresh before a retry failed");
+                }
+            }
+        }
+        for slot in &mut self.slots {
+            slot.retrying = false;
+        }
+    }
+
+    /// The back-off before retry number `attempt`: KIP-580's exponential back-off with
+    /// jitter.
+    pub(super) fn back_off_ms(&mut self, attempt: u32) -> u32 {
+        let term = self.config.backoff_ms(attempt);
+        let max = self
+            .config
+            .retry_backoff_max_ms
+            .max(self.config.retry_backoff_ms);
+        backoff::jittered(term, max, backoff::next(&mut self.rng))
+    }
+
+    /// Writes a Produce request to each leader with batches that may go now (the epoch bumped
+    /// first if a sequence broke).
+    pub(super) async fn send_ready(&mut self) -> Res<'a, (), C> {
+        // Leaders that had nothing ready this round (their batches wait behind older ones).
+        let mut skipped = [i32::MIN; B];
+        let mut n_skipped = 0;
+        loop {
+            if self.bump_epoch && self.producer_id.is_some() {
+                self.bump().await?;
+            }
+            let next = (0..B).find_map(|si| {
+                let waiting = self.slots.get(si).is_some_and(|s| s.is_waiting());
+                let leader = self.leader_of(si);
+                (waiting && !skipped.iter().take(n_skipped).any(|&l| l == leader)).then_some(leader)
+            });
+            let Some(leader) = next else {
+                return Ok(());
+            };
+            if self.produce_to(leader).await? == 0
+                && !self.bump_epoch
+                && let Some(s) = skipped.get_mut(n_skipped)
+            {
+                *s = leader;
+                n_skipped += 1;
+            }
+        }
+    }
+
+    /// Reads every answer in flight on connection `ci`.
+    pub(super) async fn settle(&mut self, ci: usize) -> Res<'a, (), C> {
+        while self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| !c.in_flight.is_empty())
+        {
+            match self.receive(ci).await {
+                Ok(answered) => self.on_response(ci, answered)?,
+                Err(e) => return self.lost(ci, e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a batch buffer free: sends sealed batches (sealing the oldest open one if none
+    /// is), reads answers, backs off and retries, until one is.
+    pub(super) async fn make_room(&mut self) -> Res<'a, (), C> {
+        if B == 0 {
+            return Ok(());
+        }
+        loop {
+            if self
+                .slots
+                .iter()
+                .any(|s| matches!(s.region, Region::Idle(_)))
+            {
+                return Ok(());
+            }
+            if !self.slots.iter().any(|s| s.is_sealed()) {
+                let oldest = (0..B)
+                    .filter(|&si| {
+                        self.slots
+                            .get(si)
+                            .is_some_and(|s| matches!(s.region, Region::Open(_)))
+                    })
+                    .min_by_key(|&si| self.slots.get(si).map_or(u64::MAX, |s| s.opened_ms));
+                if let Some(si) = oldest {
+                    self.seal(si);
+                }
+            }
+            if !self.step().await? && !self.slots.iter().any(|s| s.is_sealed()) {
+                // Nothing sealed, nothing to step: every buffer holds an empty open batch,
+                // which sealing frees.
+                for si in 0..B {
+                    self.seal(si);
+                }
+            }
+        }
+    }
+
+    /// The epoch bump (KIP-360) of an idempotent producer whose sequence broke: once every
+    /// answer in flight is in, InitProducerId with the current id and epoch gives the next
+    /// epoch (or, from a broker that does not bump, a new id). The undelivered batches of the
+    /// partitions that broke are numbered again from 0 in the order they were filled (their
+    /// CRC computed again), as the broker expects of a new epoch; other partitions' sealed
+    /// batches keep theirs (the broker still knows the old epoch there) and their next batches
+    /// start at 0 in the new epoch.
+    async fn bump(&mut self) -> Res<'a, (), C> {
+        for ci in 0..L {
+            self.settle(ci).await?;
+        }
+        for si in 0..B {
+            self.seal(si);
+        }
+        let ci = self.connect(None).await?;
+        let current = self.producer_id;
+        if let Err(e) = self.init_producer_id(ci, current).await {
+            return Err(self.conn_failed(ci, e));
+        }
+        self.bump_epoch = false;
+        let broken = core::mem::replace(&mut self.bump_partitions, [0; T]);
+        let Some((id, epoch)) = self.producer_id else {
+            return Ok(());
+        };
+        debug!("producer epoch bumped");
+        // Every partition's next batch starts at 0 in the new epoch.
+        for ti in 0..T {
+            if let Some(t) = self.metadata.topic_at_mut(ti) {
+                t.next_sequence = [0; super::MAX_PARTITIONS];
+            }
+        }
+        let is_broken = |s: &super::slot::Slot<'_>| {
+            broken
+                .get(s.topic)
+                .is_some_and(|bits| bits & 1u32.checked_shl(s.partition).unwrap_or(0) != 0)
+        };
+        // The broken partitions' batches, oldest first, take sequences from 0.
+        let mut done = [false; B];
+        loop {
+            let next = (0..B)
+                .filter(|&si| !done.get(si).copied().unwrap_or(true))
+                .filter(|&si| {
+                    self.slots
+                        .get(si)
+                        .is_some_and(|s| s.is_sealed() && is_broken(s))
+                })
+                .min_by(|&a, &b| {
+                    let (Some(sa), Some(sb)) = (self.slots.get(a), self.slots.get(b)) else {
+                        return core::cmp::Ordering::Equal;
+                    };
+                    if sa.older_than(sb) {
+                        core::cmp::Ordering::Less
+                    } else {
+                        core::cmp::Ordering::Greater
+                    }
+                });
+            let Some(si) = next else {
+                return Ok(());
+            };
+            if let Some(d) = done.get_mut(si) {
+                *d = true;
+            }
+            let Some(slot) = self.slots.get_mut(si) else {
+                continue;
+            };
+            let Some(seq) = self
+                .metadata
+                .topic_at_mut(slot.topic)
+                .and_then(|t| t.next_sequence.get_mut(slot.partition as usize))
+            else {
+                continue;
+            };
+            if let Region::Sealed(buf, len) = &mut slot.region
+                && let Some(batch) = buf.get_mut(..*len)
+            {
+                rewrite_producer_state(batch, id, epoch, *seq);
+            }
+            let next = i64::from(*seq) + i64::from(slot.records);
+            *seq = (next % (i64::from(i32::MAX) + 1)) as i32;
+        }
+    }
+}

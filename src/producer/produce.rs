@@ -1,0 +1,351 @@
+//! The Produce request: written in pieces (prefix from TX, batches from their buffers), and
+//! its response applied to the batches it carried.
+
+use embedded_nal_async::{Dns, TcpConnect};
+
+use super::connection::with_timeout;
+use super::producer::{Producer, Res};
+use super::slot::{Region, Slot};
+use super::{Acks, Clock, Delay, DeliveryError, Error};
+use crate::partition::Partitioner;
+use crate::protocol::{
+    ApiKey, ErrorCode, InFlightRequest, ProduceRequest, Request, RequestHeader, codec,
+};
+use crate::wire::{EncodeError, Writer};
+
+pub(super) fn put_len(w: &mut Writer<'_>, n: usize, flexible: bool) -> Result<(), EncodeError> {
+    if flexible {
+        w.put_compact_array_len(n)
+    } else {
+        w.put_array_len(n)
+    }
+}
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
+where
+    C: TcpConnect + 'a,
+    K: Clock,
+    D: Delay,
+    P: Partitioner,
+    N: Dns,
+{
+    /// Writes one Produce request to `leader` with the next batch of each of its partitions
+    /// that may go now, without waiting for the answer (but for room in the connection's
+    /// window of `max.in.flight.requests.per.connection`). How many batches it moved on
+    /// (written, or marked to be sent again / failed because the leader is unreachable); 0
+    /// when none was ready.
+    pub(super) async fn produce_to(&mut self, leader: i32) -> Res<'a, u32, C> {
+        let addr = match self.metadata.broker(leader) {
+            Some(Some(addr)) => Some(addr),
+            Some(None) => {
+                return self.unreachable(leader, Error::UnresolvedLeader { node_id: leader });
+            }
+            // No known leader: the bootstrap connection (the broker will say if it is wrong).
+            None => None,
+        };
+        let ci = match self.connect(addr).await {
+            Ok(ci) => ci,
+            Err(e) => return self.unreachable(leader, e),
+        };
+        // Room in the window: read the oldest answers first.
+        let window = usize::from(self.config.max_in_flight.max(1));
+        while self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.in_flight.len() >= window)
+        {
+            match self.receive(ci).await {
+                Ok(answered) => self.on_response(ci, answered)?,
+                Err(e) => {
+                    self.lost(ci, e)?;
+                    return Ok(1);
+                }
+            }
+        }
+        if self.bump_epoch {
+            // Answers read above broke a sequence: the epoch is bumped before anything else goes.
+            return Ok(0);
+        }
+        self.settle_partial(ci).await?;
+        let mut chosen = [false; B];
+        for (si, c) in chosen.iter_mut().enumerate() {
+            *c = self.ready_for(si, leader, ci);
+        }
+        if !chosen.contains(&true) {
+            return Ok(0);
+        }
+        // KIP-219: a throttled broker is not sent to before its throttle time has passed.
+        let until = self
+            .conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .map_or(0, |c| c.throttled_until_ms);
+        let now = self.clock.now_ms();
+        if until > now {
+            let ms = u32::try_from(until - now).unwrap_or(u32::MAX);
+            self.delay.delay_ms(ms).await;
+        }
+        let version = match self.version(ci, ApiKey::Produce) {
+            Ok(v) => v,
+            Err(e) => return Err(self.conn_failed(ci, e)),
+        };
+        let id = self.ids.next_id();
+        // The request prefix and the pieces between batches go to `tx`; `cuts[k] = (at, slot)`:
+        // batch `slot` goes on the wire after `tx[..at]`.
+        let mut cuts = [(0usize, 0usize); B];
+        let mut n_cuts = 0;
+        let (used, total) = {
+            let mut w = Writer::new(&mut *self.tx);
+            let cuts = &mut cuts;
+            let slots = &self.slots;
+            let metadata = &self.metadata;
+            let sealed_for = |si: usize, ti: usize| {
+                chosen.get(si).copied().unwrap_or(false)
+                    && slots.get(si).is_some_and(|s| s.topic == ti)
+            };
+            let encoded: Result<(usize, usize), EncodeError> = (|| {
+                let flexible = version >= 9;
+                let size = w.reserve::<4>()?;
+                let header = RequestHeader {
+                    request_api_key: ApiKey::Produce.key(),
+                    request_api_version: version,
+                    ..RequestHeader::new(id, Some(self.config.client_id))
+                };
+                crate::protocol::Encode::encode(
+                    &header,
+                    &mut w,
+                    ProduceRequest::request_header_version(version),
+                )?;
+                codec::put_nullable_string(
+                    &mut w,
+                    None,
+                    flexible,
+                    true,
+                    "transactional_id",
+                    version,
+                )?;
+                w.put_i16(self.config.acks.wire())?;
+                w.put_i32(self.config.request_timeout_ms as i32)?;
+                let topics: usize = (0..T)
+                    .filter(|&ti| (0..B).any(|si| sealed_for(si, ti)))
+                    .count();
+                put_len(&mut w, topics, flexible)?;
+                let mut batches_len = 0usize;
+                for ti in 0..T {
+                    let count = (0..B).filter(|&si| sealed_for(si, ti)).count();
+                    if count == 0 {
+                        continue;
+                    }
+                    let name = metadata.topic_at(ti).map_or("", |t| t.name);
+                    codec::put_string(&mut w, name, flexible)?;
+                    put_len(&mut w, count, flexible)?;
+                    for si in (0..B).filter(|&si| sealed_for(si, ti)) {
+                        let Some(slot) = slots.get(si) else { continue };
+                        let Region::Sealed(_, len) = slot.region else {
+                            continue;
+                        };
+                        w.put_i32(slot.partition as i32)?;
+                        if flexible {
+                            let v = u32::try_from(len).ok().and_then(|l| l.checked_add(1));
+                            w.put_uvarint(v.ok_or(EncodeError::TooLong {
+                                what: "records",
+                                len,
+                                max: u32::MAX as usize - 1,
+                            })?)?;
+                        } else {
+                            w.put_i32(len as i32)?;
+                        }
+                        if let Some(cut) = cuts.get_mut(n_cuts) {
+                            *cut = (w.position(), si);
+                            n_cuts += 1;
+                        }
+                        batches_len += len;
+                        if flexible {
+                            w.put_empty_tagged_fields()?;
+                        }
+                    }
+                    if flexible {
+                        w.put_empty_tagged_fields()?;
+                    }
+                }
+                if flexible {
+                    w.put_empty_tagged_fields()?;
+                }
+                let total = w.position() + batches_len;
+                let body = total - 4;
+                w.patch_i32(
+                    size,
+                    i32::try_from(body).map_err(|_| EncodeError::TooLong {
+                        what: "frame",
+                        len: body,
+                        max: i32::MAX as usize,
+                    })?,
+                )?;
+                Ok((w.position(), total))
+            })();
+            encoded.map_err(|error| Error::Encode {
+                api: ApiKey::Produce,
+                error,
+            })?
+        };
+        let _ = total;
+        // Tied to the request before a byte is written: a failure from here on is the
+        // connection's, and sends them again.
+        for &(_, si) in cuts.iter().take(n_cuts) {
+            if let Some(slot) = self.slots.get_mut(si) {
+                slot.sent = Some((ci as u8, id));
+            }
+        }
+        if let Err(e) = self.write_request(ci, &cuts[..n_cuts.min(B)], used).await {
+            self.lost(ci, e)?;
+            return Ok(n_cuts as u32);
+        }
+        self.tally.requests += 1;
+        self.produce_requests = self.produce_requests.wrapping_add(1);
+        for &(_, si) in cuts.iter().take(n_cuts) {
+            self.tally.batches += 1;
+            self.tally.records += self.slots.get(si).map_or(0, |s| s.records);
+        }
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
+            return Ok(n_cuts as u32);
+        };
+        if self.config.acks == Acks::None {
+            conn.sent_unacknowledged(id);
+            for &(_, si) in cuts.iter().take(n_cuts) {
+                self.finish_slot(si, Ok(None));
+            }
+            return Ok(n_cuts as u32);
+        }
+        let expected = conn.expect(InFlightRequest {
+            correlation_id: id,
+            api_key: ApiKey::Produce,
+            api_version: version,
+            // When it was written: its answer is due `request.timeout.ms` after that.
+            token: self.clock.now_ms() as u32,
+        });
+        if let Err(error) = expected {
+            let broker = conn.addr;
+            self.lost(ci, Error::Frame { broker, error })?;
+        }
+        Ok(n_cuts as u32)
+    }
+
+    /// Writes the frame: `tx` pieces and the batches of `cuts`, in order.
+    async fn write_request(
+        &mut self,
+        ci: usize,
+        cuts: &[(usize, usize)],
+        used: usize,
+    ) -> Res<'a, (), C> {
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
+            return Err(Error::NoBroker { tried: 0 });
+        };
+        if conn.in_flight.is_empty() {
+            conn.drain(&mut self.reader)?;
+            if self.reader.buffered() > 0 {
+                self.partial = Some(ci as u8);
+            }
+        }
+        let broker = conn.addr;
+        let (tx, slots) = (&*self.tx, &self.slots);
+        let write = async move {
+            let mut from = 0;
+            for &(at, si) in cuts {
+                conn.write(tx.get(from..at).unwrap_or_default()).await?;
+                if let Some(Slot {
+                    region: Region::Sealed(buf, len),
+                    ..
+                }) = slots.get(si)
+                {
+                    conn.write(buf.get(..*len).unwrap_or_default()).await?;
+                }
+                from = at;
+            }
+            conn.write(tx.get(from..used).unwrap_or_default()).await?;
+            conn.flush().await
+        };
+        // A broker that stops reading (a full TCP window) must not hold the producer forever.
+        let ms = self.config.request_timeout_ms;
+        match with_timeout(&mut self.delay, ms, write).await {
+            Some(result) => result,
+            None => Err(Error::Timeout {
+                api: ApiKey::Produce,
+                broker,
+                ms,
+            }),
+        }
+    }
+
+    /// Applies the answer to request `answered` of connection `ci`, complete in the reader:
+    /// a Produce response decides its batches' fate. A response that cannot be decoded fails
+    /// the connection.
+    pub(super) fn on_response(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
+        if answered.api_key != ApiKey::Produce {
+            self.reader.consume();
+            return Ok(());
+        }
+        match self.apply_produce(ci, answered) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.conn_failed(ci, e)),
+        }
+    }
+
+    fn apply_produce(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
+        let version = answered.api_version;
+        let tie = Some((ci as u8, answered.correlation_id));
+        // Outcomes are gathered first (the response borrows the receive buffer), then applied.
+        let mut results = [None; B];
+        let mut throttle_ms = 0;
+        let decoded = match self.reader.frame() {
+            Some(frame) => ProduceRequest::decode_response(frame, version).map(|(_, response)| {
+                throttle_ms = response.throttle_time_ms;
+                for (si, slot) in self.slots.iter().enumerate() {
+                    if slot.sent != tie {
+                        continue;
+                    }
+                    let name = self.metadata.topic_at(slot.topic).map_or("", |t| t.name);
+                    let partition = slot.partition;
+                    let result = match response.partition(name, partition as i32) {
+                        None => Err(DeliveryError::MissingFromResponse { partition }),
+                        Some(p) => {
+                            let code = ErrorCode::from_code(p.error_code);
+                            // A batch sent again whose first copy was stored: delivered (the
+                            // offset is the broker's, -1 when it does not say).
+                            if code.is_error() && code != ErrorCode::DuplicateSequenceNumber {
+                                Err(DeliveryError::Broker { code, partition })
+                            } else {
+                                Ok(Some((p.base_offset, p.log_append_time_ms)))
+                            }
+                        }
+                    };
+                    if let Some(r) = results.get_mut(si) {
+                        *r = Some(result);
+                    }
+                }
+            }),
+            None => Ok(()),
+        };
+        self.reader.consume();
+        decoded.map_err(|error| Error::Decode {
+            api: ApiKey::Produce,
+            error,
+        })?;
+        if throttle_ms > 0
+            && let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut)
+        {
+            conn.throttled_until_ms = self.clock.now_ms() + throttle_ms as u64;
+        }
+        for (si, result) in results.iter().enumerate() {
+            let Some(result) = *result else {
+                continue;
+            };
+            if let Some(slot) = self.slots.get_mut(si) {
+                slot.sent = None;
+            }
+            self.settle_batch(si, result);
+        }
+        Ok(())
+    }
+}

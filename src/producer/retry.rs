@@ -1,0 +1,165 @@
+//! The fate of a batch that did not get through: sent again (the same bytes, after a
+//! back-off) or failed for good, decided from its partition's error code as Kafka's Java client
+//! decides, or from its connection's failure.
+
+use embedded_nal_async::{Dns, TcpConnect};
+
+use super::producer::{Producer, Res};
+use super::{Clock, Delay, DeliveryError};
+use crate::partition::Partitioner;
+use crate::protocol::ErrorCode;
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
+where
+    C: TcpConnect + 'a,
+    K: Clock,
+    D: Delay,
+    P: Partitioner,
+    N: Dns,
+{
+    /// Decides the fate of slot `si`'s batch from its partition's answer, as Kafka's Java
+    /// client does (`Sender.completeBatch`, `TransactionManager.canRetry`): delivered, sent
+    /// again (after a back-off and a metadata refresh), or failed. With idempotence,
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER behind an older batch of the partition still unresolved
+    /// is only that batch's consequence and is retried as it is; with no such batch it is a
+    /// gap in the log, and UNKNOWN_PRODUCER_ID means the broker lost the producer's state:
+    /// both retry after an epoch bump (KIP-360), which numbers that partition from 0 again.
+    /// A batch that fails for good leaves a gap for its successors: an epoch bump too.
+    pub(super) fn settle_batch(
+        &mut self,
+        si: usize,
+        result: Result<Option<(i64, i64)>, DeliveryError>,
+    ) {
+        let Err(error) = result else {
+            self.finish_slot(si, result);
+            return;
+        };
+        let idempotent = self.producer_id.is_some();
+        let retriable = match error {
+            DeliveryError::Broker { code, .. } => {
+                if idempotent && code == ErrorCode::OutOfOrderSequenceNumber {
+                    if !self.older_unresolved(si) {
+                        self.request_bump(si);
+                    }
+                    true
+                } else if idempotent && code == ErrorCode::UnknownProducerId {
+                    self.request_bump(si);
+                    true
+                } else {
+                    code.is_retriable()
+                }
+            }
+            _ => false,
+        };
+        if retriable && self.may_retry(si) {
+            self.mark_retry(si);
+            return;
+        }
+        if idempotent {
+            self.request_bump(si);
+        }
+        self.tally.failed_batches += 1;
+        self.finish_slot(si, result);
+    }
+
+    /// With idempotence: slot `si`'s partition has a broken sequence (a gap the broker will
+    /// not fill, or state it lost). The epoch is bumped before the next Produce request and
+    /// that partition's undelivered batches numbered from 0 again (Java's
+    /// `requestEpochBumpForPartition`). Other partitions' batches keep their epoch and
+    /// sequence, so that one whose answer was lost is still recognised as a duplicate; their
+    /// batches filled after the bump start at 0 in the new epoch.
+    fn request_bump(&mut self, si: usize) {
+        if self.producer_id.is_none() {
+            return;
+        }
+        if let Some(s) = self.slots.get(si)
+            && let Some(bits) = self.bump_partitions.get_mut(s.topic)
+        {
+            *bits |= 1u32.checked_shl(s.partition).unwrap_or(0);
+        }
+        self.bump_epoch = true;
+    }
+
+    /// Marks slot `si`'s batch to be sent again, the same bytes, after a back-off.
+    /// The retries of one round share one back-off, the longest of theirs.
+    pub(super) fn mark_retry(&mut self, si: usize) {
+        let round = self.slots.iter().any(|s| s.retrying);
+        let Some(attempt) = self.slots.get(si).map(|s| s.attempts + 1) else {
+            return;
+        };
+        let due = self.clock.now_ms() + u64::from(self.back_off_ms(attempt));
+        self.retry_due_ms = if round {
+            self.retry_due_ms.max(due)
+        } else {
+            due
+        };
+        if let Some(slot) = self.slots.get_mut(si) {
+            slot.sent = None;
+            slot.attempts = attempt;
+            slot.retrying = true;
+            self.tally.retries += 1;
+        }
+    }
+
+    /// After connection `ci` failed with `e`: closes it, and sends each batch in flight on it
+    /// again if `e` is retriable and the batch has retries left, else fails it
+    /// ([`DeliveryError::NoResponse`]). Hands `e` back.
+    pub(super) fn conn_failed(
+        &mut self,
+        ci: usize,
+        e: super::Error<'a, C::Error>,
+    ) -> super::Error<'a, C::Error> {
+        self.release(Some(ci), -1, e.is_retriable());
+        self.drop_conn(ci);
+        e
+    }
+
+    /// [`conn_failed`](Self::conn_failed), and `Ok` if any batch will be sent again (the
+    /// caller carries on), else `Err(e)`.
+    pub(super) fn lost(&mut self, ci: usize, e: super::Error<'a, C::Error>) -> Res<'a, (), C> {
+        warn!("a connection failed");
+        let retried = self.release(Some(ci), -1, e.is_retriable());
+        self.drop_conn(ci);
+        if retried > 0 { Ok(()) } else { Err(e) }
+    }
+
+    /// `leader` could not be reached (`e`): its waiting batches are sent again later if `e`
+    /// is retriable and they have retries left, else failed. How many were concerned, or
+    /// `Err(e)` if none will be sent again.
+    pub(super) fn unreachable(
+        &mut self,
+        leader: i32,
+        e: super::Error<'a, C::Error>,
+    ) -> Res<'a, u32, C> {
+        warn!("a partition leader could not be reached");
+        let retried = self.release(None, leader, e.is_retriable());
+        if retried > 0 { Ok(retried) } else { Err(e) }
+    }
+
+    /// The batches in flight on connection `ci` (or, with `None`, waiting for `leader`): each
+    /// marked to be sent again if `retriable` and it may, else failed. How many will be sent
+    /// again.
+    pub(super) fn release(&mut self, ci: Option<usize>, leader: i32, retriable: bool) -> u32 {
+        let mut retried = 0;
+        for si in 0..B {
+            let concerned = self.slots.get(si).is_some_and(|s| match ci {
+                Some(ci) => s.sent.is_some_and(|(c, _)| usize::from(c) == ci),
+                None => s.is_waiting(),
+            }) && (ci.is_some() || self.leader_of(si) == leader);
+            if !concerned {
+                continue;
+            }
+            if retriable && self.may_retry(si) {
+                self.mark_retry(si);
+                retried += 1;
+            } else {
+                let partition = self.slots.get(si).map_or(0, |s| s.partition);
+                self.request_bump(si);
+                self.tally.failed_batches += 1;
+                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+            }
+        }
+        retried
+    }
+}

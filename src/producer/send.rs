@@ -1,0 +1,159 @@
+//! The send path: a record appended in place to its partition's open batch.
+
+use embedded_nal_async::{Dns, TcpConnect};
+
+use super::producer::{Producer, Res};
+use super::records::{Full, Record, Ticket, Value, ValueError};
+use super::slot::Region;
+use super::{Clock, Delay, Error};
+use crate::partition::{Partitioner, choose_partition};
+use crate::protocol::ApiKey;
+use crate::record::InPlace;
+use crate::wire::{EncodeError, WithError};
+
+impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
+    Producer<'a, C, K, D, P, T, B, R, N, L>
+where
+    C: TcpConnect + 'a,
+    K: Clock,
+    D: Delay,
+    P: Partitioner,
+    N: Dns,
+{
+    /// Appends a record to its partition's batch and returns its ticket. Sends batches first
+    /// if `linger.ms` has passed, and whenever a batch is full or no batch buffer is free.
+    pub async fn send(&mut self, topic: &'a str, record: Record<'_>) -> Res<'a, Ticket<'a>, C> {
+        self.send_inner(topic, &record, Value::Bytes(record.value))
+            .await
+    }
+
+    /// [`send`](Self::send) with the value written by `write` straight into the batch (a
+    /// serializer writing in place: no intermediate buffer). `record.value` is ignored.
+    ///
+    /// `write` gets the free room and returns how many bytes it wrote, or
+    /// [`ValueError::DoesNotFit`] (the producer then sends the full batch and calls it again
+    /// with an empty one), or [`ValueError::Failed`] ([`Error::Value`]; the caller's closure
+    /// keeps the details). As the value's length is not known beforehand, `batch.size` is
+    /// checked after the record is appended: a batch may exceed it by this one record, never
+    /// its buffer.
+    pub async fn send_with<F>(
+        &mut self,
+        topic: &'a str,
+        record: Record<'_>,
+        mut write: F,
+    ) -> Res<'a, Ticket<'a>, C>
+    where
+        F: FnMut(&mut [u8]) -> Result<usize, ValueError>,
+    {
+        self.send_inner(topic, &record, Value::Writer(&mut write))
+            .await
+    }
+
+    pub(super) async fn send_inner(
+        &mut self,
+        topic: &'a str,
+        record: &Record<'_>,
+        mut value: Value<'_, '_>,
+    ) -> Res<'a, Ticket<'a>, C> {
+        self.poll().await?;
+        let ti = self.topic_index(topic).await?;
+        let timestamp = record
+            .timestamp
+            .or_else(|| self.clock.wall_ms())
+            .unwrap_or(-1);
+        let key_len = record.key.map(<[u8]>::len);
+        // At most: the batch is full (seal, send), no buffer is free (send), then it fits.
+        for _ in 0..3 {
+            let partitions = self.metadata.topic_at(ti).map_or(0, |t| t.partitions);
+            let partition = choose_partition(
+                record.partition,
+                topic,
+                record.key,
+                partitions,
+                &mut self.partitioner,
+            )
+            .map_err(|error| Error::Partition { topic, error })?;
+            let Some(si) = self.slot_for(ti, partition) else {
+                self.make_room().await?;
+                continue;
+            };
+            let batch_size = self.batch_size;
+            let Some(slot) = self.slots.get_mut(si) else {
+                continue;
+            };
+            let Region::Open(builder) = &mut slot.region else {
+                continue;
+            };
+            let was_empty = builder.is_empty();
+            let appended = match &mut value {
+                Value::Bytes(bytes) => {
+                    let value_len = bytes.map(<[u8]>::len);
+                    let needed = builder.len()
+                        + builder.record_len(timestamp, key_len, value_len, record.headers);
+                    if needed > batch_size {
+                        Err(Full { needed })
+                    } else {
+                        builder
+                            .append(timestamp, record.key, *bytes, record.headers)
+                            .map_err(|error| Error::Encode {
+                                api: ApiKey::Produce,
+                                error,
+                            })?;
+                        Ok(())
+                    }
+                }
+                Value::Writer(write) => {
+                    let payload = InPlace(|out: &mut [u8]| write(out));
+                    match builder.append_with(timestamp, record.key, payload, record.headers) {
+                        Ok(()) => Ok(()),
+                        Err(WithError::Closure(ValueError::DoesNotFit))
+                        | Err(WithError::Encode(EncodeError::BufferTooSmall { .. })) => Err(Full {
+                            needed: builder.len() + builder.remaining() + 1,
+                        }),
+                        Err(WithError::Closure(ValueError::Failed)) => {
+                            return Err(Error::Value { topic, partition });
+                        }
+                        Err(WithError::Encode(error)) => {
+                            return Err(Error::Encode {
+                                api: ApiKey::Produce,
+                                error,
+                            });
+                        }
+                    }
+                }
+            };
+            if let Err(Full { needed }) = appended {
+                if was_empty {
+                    return Err(Error::RecordTooLarge {
+                        topic,
+                        partition,
+                        needed,
+                        available: batch_size,
+                    });
+                }
+                self.seal(si);
+                self.send_ready().await?;
+                continue;
+            }
+            let index = slot.records;
+            slot.records += 1;
+            let ticket = Ticket {
+                topic,
+                partition,
+                timestamp,
+                batch: slot.batch,
+                index,
+            };
+            if builder.len() >= batch_size {
+                self.seal(si);
+            }
+            return Ok(ticket);
+        }
+        Err(Error::RecordTooLarge {
+            topic,
+            partition: record.partition.unwrap_or(0),
+            needed: self.batch_size.saturating_add(1),
+            available: self.batch_size,
+        })
+    }
+}

@@ -27,6 +27,8 @@ pub mod producer;
 pub mod protocol;
 pub mod record;
 pub mod sasl;
+#[cfg(any(feature = "json", feature = "postcard", feature = "cbor"))]
+pub mod serialize;
 #[cfg(feature = "producer")]
 pub mod transport;
 pub mod wire;

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod broker;
+pub mod fault_proxy;
 pub mod fixtures;
 
 use std::io::Write;

@@ -10,6 +10,7 @@
 pub mod broker;
 pub mod fault_proxy;
 pub mod fixtures;
+pub mod hostile;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,259 @@
+//! A hostile broker (issue #6), through the library's API: a scripted broker on real loopback
+//! TCP (`common::hostile`) answers the producer's requests properly except that it answers
+//! one API with a frame size of 0, -1 or 2 GiB, a wrong correlation id, random bytes, an HTTP
+//! reply, half a response and a close, a response one byte per second, or nothing at all.
+//!
+//! Each must give a typed error (the producer call fails with the right [`Error`] variant, or
+//! the records fail with a [`DeliveryError`]) when the broker always does it, and a reconnect
+//! and delivery when it does it once; never a panic, a hang (each run is bounded, as an upper
+//! limit only), or an unbounded buffer (the 2 GiB frame is refused from its size field: the
+//! producer's receive buffer is 4 KiB and it reads no further).
+
+mod common;
+
+use std::time::Duration;
+
+use common::hostile::{HostileBroker, Misbehaviour};
+use embedded_kafka::partition::RoundRobin;
+use embedded_kafka::producer::{
+    Buffers, Config, DeliveryError, DeliveryStatus, Error, Producer, Record,
+};
+use embedded_kafka::protocol::{ApiKey, FrameError};
+use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioTcp};
+
+type HostileProducer<'a> = Producer<'a, TokioTcp, TokioClock, TokioDelay, RoundRobin, 1, 4, 64>;
+type HostileBuffers = Buffers<4096, 512, 4096, 4>;
+
+const REQUEST_TIMEOUT_MS: u32 = 2_000;
+
+/// A hang, not a slow run, fails a run.
+const BOUND: Duration = Duration::from_secs(120);
+
+/// What one run against the hostile broker gave.
+#[derive(Debug)]
+struct Run {
+    /// The first producer call that failed: its Debug and Display.
+    error: Option<(String, String)>,
+    /// Whether that error is the expected variant.
+    typed: Option<bool>,
+    /// Each record's outcome: delivered, or the delivery error.
+    records: Vec<Result<(), DeliveryError>>,
+    connections: u32,
+}
+
+/// Sends 3 records and flushes (idempotent when `idempotent`). `expected` says whether an
+/// error from a call is the one the misbehaviour must give.
+fn run(
+    broker: &HostileBroker,
+    idempotent: bool,
+    expected: impl Fn(&Error<'_, std::io::Error>) -> bool,
+) -> Run {
+    let servers = [broker.addr()];
+    let config = Config::new(&servers)
+        .client_id("hostile")
+        .enable_idempotence(idempotent)
+        .request_timeout_ms(REQUEST_TIMEOUT_MS)
+        .retries(2)
+        .retry_backoff_ms(20, 100)
+        .delivery_timeout_ms(60_000)
+        .batch_size(1024)
+        .linger_ms(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    let mut out = Run {
+        error: None,
+        typed: None,
+        records: Vec::new(),
+        connections: 0,
+    };
+    let work = async {
+        let mut buffers = HostileBuffers::new();
+        let mut producer: HostileProducer<'_> = Producer::new(
+            &TokioTcp,
+            TokioClock::new(),
+            TokioDelay,
+            RoundRobin::new(),
+            config,
+            &mut buffers,
+        )
+        .expect("a valid configuration");
+        let mut tickets = Vec::new();
+        let note = |e: &Error<'_, std::io::Error>, out: &mut Run| {
+            if out.error.is_none() {
+                out.error = Some((format!("{e:?}"), e.to_string()));
+                out.typed = Some(expected(e));
+            }
+        };
+        for i in 0..3u8 {
+            match producer.send("hostile", Record::new(&[i; 10])).await {
+                Ok(t) => tickets.push(t),
+                Err(e) => note(&e, &mut out),
+            }
+        }
+        if let Err(e) = producer.flush().await {
+            note(&e, &mut out);
+        }
+        for t in &tickets {
+            out.records.push(match producer.delivery(t) {
+                DeliveryStatus::Delivered(_) => Ok(()),
+                DeliveryStatus::Failed(e) => Err(e),
+                other => panic!("{other:?} after flush"),
+            });
+        }
+    };
+    rt.block_on(async {
+        tokio::time::timeout(BOUND, work)
+            .await
+            .expect("the producer ended (no hang)")
+    });
+    out.connections = broker.connections();
+    out
+}
+
+fn frame(e: &Error<'_, std::io::Error>, want: fn(&FrameError) -> bool) -> bool {
+    matches!(e, Error::Frame { error, .. } if want(error))
+}
+
+/// The error each misbehaviour must give when it answers `api`.
+fn expected(how: Misbehaviour, api: ApiKey) -> impl Fn(&Error<'_, std::io::Error>) -> bool {
+    move |e| match how {
+        Misbehaviour::ZeroLength => frame(e, |f| matches!(f, FrameError::TooShort { size: 0, .. })),
+        Misbehaviour::NegativeLength => {
+            frame(e, |f| matches!(f, FrameError::NegativeSize { size: -1 }))
+        }
+        Misbehaviour::HugeLength => frame(e, |f| {
+            matches!(
+                f,
+                FrameError::BufferTooSmall {
+                    needed: 0x7fff_ffff,
+                    ..
+                } | FrameError::TooLarge {
+                    size: 0x7fff_ffff,
+                    ..
+                }
+            )
+        }),
+        Misbehaviour::WrongCorrelation => {
+            frame(e, |f| matches!(f, FrameError::CorrelationMismatch { .. }))
+        }
+        // Random bytes: whatever their first four say as a size, or a body that does not
+        // decode; the connection goes either way.
+        Misbehaviour::Garbage => matches!(e, Error::Frame { .. } | Error::Decode { .. }),
+        // "HTTP" read as a size is 1,213,486,160 bytes.
+        Misbehaviour::Http => frame(e, |f| {
+            matches!(
+                f,
+                FrameError::BufferTooSmall {
+                    needed: 0x4854_5450,
+                    ..
+                } | FrameError::TooLarge {
+                    size: 0x4854_5450,
+                    ..
+                }
+            )
+        }),
+        Misbehaviour::CutMidFrame => matches!(
+            e,
+            Error::Closed {
+                mid_frame: true,
+                ..
+            }
+        ),
+        Misbehaviour::Slowloris | Misbehaviour::Silence => matches!(
+            e,
+            Error::Timeout { api: a, ms: REQUEST_TIMEOUT_MS, .. } if *a == api
+        ),
+    }
+}
+
+/// The broker always misbehaves on Produce: every record fails, typed, and the run ends.
+#[test]
+fn a_broker_that_always_answers_produce_badly_gives_typed_errors() {
+    let mut table = Vec::new();
+    for how in Misbehaviour::ALL {
+        let broker = HostileBroker::start(ApiKey::Produce, how, u32::MAX);
+        let r = run(&broker, false, expected(how, ApiKey::Produce));
+        table.push(format!(
+            "{how:?}: {} connections; call error: {}; records: {:?}",
+            r.connections,
+            r.error.as_ref().map_or("none", |e| e.1.as_str()),
+            r.records
+        ));
+        assert_eq!(r.records.len(), 3, "{how:?}: every send took its record");
+        for rec in &r.records {
+            assert!(
+                matches!(rec, Err(DeliveryError::NoResponse { .. })),
+                "{how:?}: each record failed with no response: {r:?}"
+            );
+        }
+        let (debug, _) = r
+            .error
+            .as_ref()
+            .unwrap_or_else(|| panic!("{how:?}: the flush reported no error: {r:?}"));
+        assert_eq!(r.typed, Some(true), "{how:?}: wrong error {debug}");
+        // Retried (2 retries): the first attempt and two more, each on a new connection.
+        assert!(r.connections >= 3, "{how:?}: {r:?}");
+        if how == Misbehaviour::HugeLength {
+            // The 2 GiB frame was refused from its size: the producer read at most what the
+            // socket buffers took (a few MiB at most), never the 2 GiB.
+            assert!(broker.huge_bytes() < 64 << 20, "{}", broker.huge_bytes());
+        }
+    }
+    println!(
+        "a broker always misbehaving on Produce:\n  {}",
+        table.join("\n  ")
+    );
+}
+
+/// The broker misbehaves once on Produce: the producer drops that connection, opens another
+/// and delivers every record (idempotent: the resent batch keeps its sequence).
+#[test]
+fn a_broker_that_answers_produce_badly_once_is_reconnected_to() {
+    let mut table = Vec::new();
+    for how in Misbehaviour::ALL {
+        for idempotent in [false, true] {
+            let broker = HostileBroker::start(ApiKey::Produce, how, 1);
+            let r = run(&broker, idempotent, expected(how, ApiKey::Produce));
+            table.push(format!(
+                "{how:?}{}: {} connections, records {:?}",
+                if idempotent { " (idempotent)" } else { "" },
+                r.connections,
+                r.records
+            ));
+            assert_eq!(broker.remaining(), 0, "{how:?}: it misbehaved");
+            assert!(r.error.is_none(), "{how:?}: {r:?}");
+            assert_eq!(r.records, vec![Ok(()); 3], "{how:?}: {r:?}");
+            assert!(r.connections >= 2, "{how:?}: a new connection: {r:?}");
+        }
+    }
+    println!(
+        "a broker misbehaving once on Produce:\n  {}",
+        table.join("\n  ")
+    );
+}
+
+/// The broker misbehaves on ApiVersions or Metadata (before any record can be placed): the
+/// send fails with the typed error; nothing is taken.
+#[test]
+fn a_broker_that_answers_bootstrap_requests_badly_fails_the_send_typed() {
+    let mut table = Vec::new();
+    for api in [ApiKey::ApiVersions, ApiKey::Metadata] {
+        for how in Misbehaviour::ALL {
+            let broker = HostileBroker::start(api, how, u32::MAX);
+            let r = run(&broker, false, expected(how, api));
+            let (debug, display) = r
+                .error
+                .clone()
+                .unwrap_or_else(|| panic!("{api:?} {how:?}: no error: {r:?}"));
+            table.push(format!("{api:?} {how:?}: {display}"));
+            assert!(r.records.is_empty(), "{api:?} {how:?}: {r:?}");
+            assert_eq!(r.typed, Some(true), "{api:?} {how:?}: {debug}");
+        }
+    }
+    println!(
+        "a broker misbehaving on bootstrap requests:\n  {}",
+        table.join("\n  ")
+    );
+}

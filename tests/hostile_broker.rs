@@ -257,3 +257,109 @@ fn a_broker_that_answers_bootstrap_requests_badly_fails_the_send_typed() {
         table.join("\n  ")
     );
 }
+
+/// An idempotent batch fails for good (the broker cuts its answer twice; 1 retry), then more
+/// records are sent: the producer bumps its epoch (KIP-360) before sending again. Returns the
+/// first batch's outcome, and the later records' outcomes or the error that kept failing.
+fn after_a_failed_idempotent_batch(refuse_bump: bool) -> (Run, Vec<String>) {
+    let broker =
+        HostileBroker::start_with(ApiKey::Produce, Misbehaviour::CutMidFrame, 2, refuse_bump);
+    let servers = [broker.addr()];
+    let config = Config::new(&servers)
+        .client_id("hostile-bump")
+        .enable_idempotence(true)
+        .request_timeout_ms(REQUEST_TIMEOUT_MS)
+        .retries(1)
+        .retry_backoff_ms(20, 100)
+        .batch_size(1024)
+        .linger_ms(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    let mut first = Run {
+        error: None,
+        typed: None,
+        records: Vec::new(),
+        connections: 0,
+    };
+    let mut later = Vec::new();
+    let work = async {
+        let mut buffers = HostileBuffers::new();
+        let mut producer: HostileProducer<'_> = Producer::new(
+            &TokioTcp,
+            TokioClock::new(),
+            TokioDelay,
+            RoundRobin::new(),
+            config,
+            &mut buffers,
+        )
+        .expect("a valid configuration");
+        let t = producer
+            .send("bump", Record::new(b"first").partition(0))
+            .await
+            .expect("the first send");
+        if let Err(e) = producer.flush().await {
+            first.error = Some((format!("{e:?}"), e.to_string()));
+        }
+        first.records.push(match producer.delivery(&t) {
+            DeliveryStatus::Delivered(_) => Ok(()),
+            DeliveryStatus::Failed(e) => Err(e),
+            other => panic!("{other:?} after flush"),
+        });
+        // Five more records, each sent and waited for; a failed call is tried with the next.
+        for i in 0..5u8 {
+            let sent = producer
+                .send("bump", Record::new(&[i; 4]).partition(0))
+                .await;
+            let outcome = match sent {
+                Err(e) => format!("send: {e}"),
+                Ok(t) => match producer.wait(&t).await {
+                    Ok(Ok(_)) => "delivered".to_owned(),
+                    Ok(Err(e)) => format!("failed: {e}"),
+                    Err(e) => format!("wait: {e}"),
+                },
+            };
+            later.push(outcome);
+        }
+    };
+    rt.block_on(async {
+        tokio::time::timeout(BOUND, work)
+            .await
+            .expect("the producer ended (no hang)")
+    });
+    (first, later)
+}
+
+/// On a broker that bumps the epoch, the records after a failed idempotent batch go through.
+#[test]
+fn after_an_idempotent_batch_fails_the_epoch_is_bumped_and_later_records_delivered() {
+    let (first, later) = after_a_failed_idempotent_batch(false);
+    assert!(
+        matches!(first.records[..], [Err(DeliveryError::NoResponse { .. })]),
+        "{first:?}"
+    );
+    assert_eq!(later, vec!["delivered"; 5], "{first:?}");
+    println!("epoch bump: first batch {first:?}; later records {later:?}");
+}
+
+/// Tansu 0.6.0 answers every InitProducerId that carries a producer id (v3-v5: the KIP-360
+/// bump) with UNKNOWN_SERVER_ERROR (-1); only producer id -1 gets an id (checked against the
+/// binary: `(-1,-1)` -> id 1 epoch 0; `(1,0)`, `(1,7)`, `(12345,0)` -> -1, at v3, v4 and v5).
+/// The producer then fails every later call with that error, for as long as it lives; it
+/// could take a new producer id instead (InitProducerId with -1, as it does at start), which
+/// the broker gives, and number the broken partition from 0.
+#[test]
+#[ignore = "bug: when the broker refuses the KIP-360 epoch bump (InitProducerId with the current \
+            id and epoch answered UNKNOWN_SERVER_ERROR, as Tansu 0.6.0 does), the idempotent \
+            producer fails every later send/flush/wait with that error forever; it should fall \
+            back to a new producer id (InitProducerId with -1)"]
+fn after_an_idempotent_batch_fails_a_refused_bump_falls_back_to_a_new_producer_id() {
+    let (first, later) = after_a_failed_idempotent_batch(true);
+    println!("refused bump: first batch {first:?}; later records {later:?}");
+    assert!(
+        matches!(first.records[..], [Err(DeliveryError::NoResponse { .. })]),
+        "{first:?}"
+    );
+    assert_eq!(later, vec!["delivered"; 5], "{first:?}");
+}

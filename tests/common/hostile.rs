@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use embedded_kafka::protocol::{
-    ApiKey, ApiVersion, ApiVersionsResponse, Array, InitProducerIdResponse, MetadataRequest,
-    MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-    PartitionProduceResponse, ProduceRequest, ProduceResponse, Request, Response, ResponseHeader,
-    TopicProduceResponse, decode_request_header,
+    ApiKey, ApiVersion, ApiVersionsResponse, Array, InitProducerIdRequest, InitProducerIdResponse,
+    MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
+    MetadataResponseTopic, PartitionProduceResponse, ProduceRequest, ProduceResponse, Request,
+    Response, ResponseHeader, TopicProduceResponse, decode_request_header,
 };
 use rand_core::RngCore;
 
@@ -75,6 +75,13 @@ impl HostileBroker {
     /// Starts a broker on a free loopback port whose first `times` answers to `target`
     /// misbehave as `how` (`u32::MAX`: always).
     pub fn start(target: ApiKey, how: Misbehaviour, times: u32) -> Self {
+        Self::start_with(target, how, times, false)
+    }
+
+    /// [`start`](Self::start); with `refuse_bump`, InitProducerId with a producer id (the
+    /// KIP-360 epoch bump) is answered UNKNOWN_SERVER_ERROR (-1), as Tansu 0.6.0 answers it
+    /// (only a request with producer id -1 gets an id there).
+    pub fn start_with(target: ApiKey, how: Misbehaviour, times: u32, refuse_bump: bool) -> Self {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
         let addr = listener.local_addr().expect("address");
         let remaining = Arc::new(AtomicU32::new(times));
@@ -92,7 +99,9 @@ impl HostileBroker {
                 let Ok(stream) = stream else { continue };
                 let n = c.fetch_add(1, Ordering::SeqCst);
                 let (r, h, p) = (r.clone(), h.clone(), p.clone());
-                std::thread::spawn(move || serve(stream, addr, target, how, &r, &h, &p, n));
+                std::thread::spawn(move || {
+                    serve(stream, addr, target, how, refuse_bump, &r, &h, &p, n);
+                });
             }
         });
         Self {
@@ -145,6 +154,7 @@ fn serve(
     addr: SocketAddr,
     target: ApiKey,
     how: Misbehaviour,
+    refuse_bump: bool,
     remaining: &AtomicU32,
     huge: &AtomicU64,
     produced: &Mutex<u32>,
@@ -156,7 +166,7 @@ fn serve(
             return;
         };
         let api = ApiKey::from_key(header.request_api_key);
-        let answer = answer(&body, addr, produced);
+        let answer = answer(&body, addr, refuse_bump, produced);
         let misbehave = api == target
             && remaining
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| r.checked_sub(1))
@@ -277,7 +287,7 @@ fn hold(stream: &mut TcpStream) {
 }
 
 /// The proper answer to a request (size prefix included).
-fn answer(body: &[u8], addr: SocketAddr, produced: &Mutex<u32>) -> Vec<u8> {
+fn answer(body: &[u8], addr: SocketAddr, refuse_bump: bool, produced: &Mutex<u32>) -> Vec<u8> {
     let (_, header) = decode_request_header(body).expect("a request header");
     let (id, version) = (header.correlation_id, header.request_api_version);
     let mut out = vec![0u8; 8192];
@@ -332,12 +342,27 @@ fn answer(body: &[u8], addr: SocketAddr, produced: &Mutex<u32>) -> Vec<u8> {
             }
             .encode_response(&h, &mut out, version)
         }
-        ApiKey::InitProducerId => InitProducerIdResponse {
-            producer_id: 7,
-            producer_epoch: 0,
-            ..Default::default()
+        ApiKey::InitProducerId => {
+            let (_, request) = InitProducerIdRequest::decode_request(body).expect("init");
+            let mut ids = produced.lock().expect("lock");
+            let r = if refuse_bump && request.producer_id >= 0 {
+                InitProducerIdResponse {
+                    error_code: -1,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                }
+            } else {
+                // A new id each time (the offsets counter serves: it only grows).
+                *ids += 1;
+                InitProducerIdResponse {
+                    producer_id: i64::from(*ids) + 1000,
+                    producer_epoch: 0,
+                    ..Default::default()
+                }
+            };
+            r.encode_response(&h, &mut out, version)
         }
-        .encode_response(&h, &mut out, version),
         ApiKey::Produce => {
             let (_, request) = ProduceRequest::decode_request(body).expect("produce");
             let mut offsets = produced.lock().expect("lock");

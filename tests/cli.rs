@@ -439,7 +439,7 @@ fn a_hostile_broker_fails_the_run_saying_what_it_did() {
     use common::hostile::{HostileBroker, Misbehaviour};
     use embedded_kafka::protocol::ApiKey;
     let mut table = Vec::new();
-    for how in Misbehaviour::ALL {
+    for how in Misbehaviour::ALL.into_iter().chain(Misbehaviour::BODY) {
         // What stderr must say (the broker's address is named too).
         let says: &[&str] = match how {
             Misbehaviour::ZeroLength => &["frame size 0 is below"],
@@ -452,6 +452,7 @@ fn a_hostile_broker_fails_the_run_saying_what_it_did() {
             Misbehaviour::Slowloris | Misbehaviour::Silence => {
                 &["no Produce (0) response", "within 2000 ms"]
             }
+            Misbehaviour::GarbageBody | Misbehaviour::HugeArray => &["decoding a Produce"],
         };
         let broker = HostileBroker::start(ApiKey::Produce, how, u32::MAX);
         let addr = broker.addr().to_string();

@@ -422,9 +422,14 @@ fn campaign(idempotent: bool, retries: u32, first_seed: u64, runs: usize, n: usi
         "not idempotent"
     };
     println!(
-        "fault campaign ({label}, retries {retries}): {runs} runs × {n} records, acks=all, max in flight 5, \
+        "fault campaign ({label}, retries {}): {runs} runs × {n} records, acks=all, max in flight 5, \
          {PARTITIONS} partitions, request timeout {REQUEST_TIMEOUT_MS} ms, rates per 10k \
-         frames {RATES:?}"
+         frames {RATES:?}",
+        if retries == u32::MAX {
+            "unlimited".to_owned()
+        } else {
+            retries.to_string()
+        }
     );
     println!("{}", header());
     let mut total = RunFigures::default();

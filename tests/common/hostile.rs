@@ -43,6 +43,12 @@ pub enum Misbehaviour {
     Slowloris,
     /// Nothing at all, the connection kept open.
     Silence,
+    /// A well-framed response (right size, right correlation id) whose body is 64 seeded
+    /// random bytes.
+    GarbageBody,
+    /// A well-framed Produce response (v9+: flexible) whose topic array claims 2^31 - 2
+    /// entries and holds none. Only for Produce.
+    HugeArray,
 }
 
 impl Misbehaviour {
@@ -58,6 +64,9 @@ impl Misbehaviour {
         Self::Slowloris,
         Self::Silence,
     ];
+
+    /// Those that corrupt a well-framed response's body.
+    pub const BODY: [Self; 2] = [Self::GarbageBody, Self::HugeArray];
 }
 
 /// The broker: listens until the process ends.
@@ -268,6 +277,23 @@ fn serve(
             Misbehaviour::Silence => {
                 hold(&mut stream);
                 return;
+            }
+            Misbehaviour::GarbageBody | Misbehaviour::HugeArray => {
+                let mut body = id.to_be_bytes().to_vec();
+                if how == Misbehaviour::GarbageBody {
+                    let mut junk = [0u8; 64];
+                    XorShift64::new(0x626f_6479 ^ u64::from(n)).fill_bytes(&mut junk);
+                    body.extend_from_slice(&junk);
+                } else {
+                    // No header tags, then the compact array length 2^31 - 1 (= 2^31 - 2
+                    // entries) as an unsigned varint, then nothing.
+                    body.extend_from_slice(&[0x00, 0xff, 0xff, 0xff, 0xff, 0x07]);
+                }
+                let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+                frame.extend_from_slice(&body);
+                if stream.write_all(&frame).is_err() {
+                    return;
+                }
             }
         }
     }

@@ -142,6 +142,7 @@ fn seq_of(value: &[u8]) -> usize {
 type Outcomes = Vec<Option<(u32, Option<i64>)>>;
 
 /// Produces `n` records through the armed proxy and returns each one's outcome.
+#[allow(clippy::too_many_arguments)]
 fn produce(
     proxy: &FaultProxy,
     topic: &'static str,

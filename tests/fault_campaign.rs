@@ -591,3 +591,178 @@ fn plain_producer_with_few_retries_loses_nothing_it_reported_delivered() {
         total.undelivered, total.records, total.failures
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The proxy's faults are what they claim, seen from a plain socket client through the proxy to
+// an upstream that answers every frame with the same frame.
+
+mod proxy_faults {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use super::common::fault_proxy::{FaultProxy, Rates};
+
+    /// An upstream that echoes each frame back.
+    fn echo() -> SocketAddr {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let addr = listener.local_addr().expect("address");
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                let Ok(mut s) = s else { continue };
+                std::thread::spawn(move || {
+                    let mut size = [0u8; 4];
+                    while s.read_exact(&mut size).is_ok() {
+                        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+                        if s.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let _ = s.write_all(&size);
+                        let _ = s.write_all(&body);
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn proxy(rates: Rates) -> FaultProxy {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let proxy = FaultProxy::start(listener, echo());
+        proxy.arm(7, rates);
+        proxy
+    }
+
+    const FRAME: &[u8] = b"\x00\x00\x00\x0cabcdefghijkl";
+
+    /// Writes one frame and reads until the end of the stream or an error: the bytes read and
+    /// how the stream ended. The read timeout is an upper bound against a hang only.
+    fn exchange(addr: SocketAddr) -> (Vec<u8>, Option<ErrorKind>) {
+        let mut s = TcpStream::connect(addr).expect("connect through the proxy");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        s.write_all(FRAME).expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return (got, None),
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    if got.len() == FRAME.len() {
+                        return (got, None);
+                    }
+                }
+                Err(e) => return (got, Some(e.kind())),
+            }
+        }
+    }
+
+    #[test]
+    fn clean_and_delayed_frames_pass_intact() {
+        for rates in [
+            Rates::NONE,
+            Rates {
+                delay: 10_000,
+                ..Rates::NONE
+            },
+        ] {
+            let p = proxy(rates);
+            let (got, end) = exchange(p.addr());
+            assert_eq!((&got[..], end), (FRAME, None), "{rates:?}");
+            assert_eq!(p.counts()["delay"], u64::from(rates.delay > 0) * 2);
+        }
+    }
+
+    #[test]
+    fn reset_is_a_tcp_reset() {
+        let p = proxy(Rates {
+            reset: 10_000,
+            ..Rates::NONE
+        });
+        let (got, end) = exchange(p.addr());
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(end, Some(ErrorKind::ConnectionReset));
+        assert_eq!(p.counts()["reset"], 1);
+    }
+
+    #[test]
+    fn close_drops_the_frame_and_ends_the_stream() {
+        let p = proxy(Rates {
+            close: 10_000,
+            ..Rates::NONE
+        });
+        let (got, end) = exchange(p.addr());
+        assert_eq!((got.len(), end), (0, None));
+        assert_eq!(p.counts()["close"], 1);
+    }
+
+    #[test]
+    fn cut_ends_the_stream_inside_a_response() {
+        let p = proxy(Rates {
+            cut: 10_000,
+            ..Rates::NONE
+        });
+        let (got, end) = exchange(p.addr());
+        assert_eq!(end, None, "a FIN, not a reset");
+        assert!(
+            !got.is_empty() && got.len() < FRAME.len(),
+            "part of the frame: {got:?}"
+        );
+        assert_eq!(got[..], FRAME[..got.len()]);
+        assert_eq!(p.counts()["cut"], 1);
+    }
+
+    #[test]
+    fn stall_holds_the_response_until_the_client_closes() {
+        let p = proxy(Rates {
+            stall: 10_000,
+            ..Rates::NONE
+        });
+        let mut s = TcpStream::connect(p.addr()).expect("connect");
+        s.write_all(FRAME).expect("write");
+        // Wait until the proxy has the response in hand (its count), then see nothing arrive.
+        while p.counts()["stall"] == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s.set_nonblocking(true).expect("nonblocking");
+        let mut buf = [0u8; 64];
+        let r = s.read(&mut buf);
+        assert_eq!(
+            r.map_err(|e| e.kind()),
+            Err(ErrorKind::WouldBlock),
+            "nothing forwarded"
+        );
+    }
+
+    #[test]
+    fn refuse_closes_the_port_for_a_while() {
+        let p = proxy(Rates {
+            refuse: 10_000,
+            ..Rates::NONE
+        });
+        // Every connection accepted is reset and the port closed for 20-300 ms: connecting
+        // again and again meets a refusal.
+        let mut refused = 0;
+        let mut reset = 0;
+        for _ in 0..200 {
+            match TcpStream::connect(p.addr()) {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => refused += 1,
+                Err(e) => panic!("connect: {e}"),
+                Ok(mut s) => {
+                    let mut buf = [0u8; 4];
+                    if let Err(e) = s.read(&mut buf) {
+                        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+                        reset += 1;
+                    }
+                }
+            }
+            if refused > 0 && reset > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(refused > 0 && reset > 0, "refused {refused}, reset {reset}");
+        assert!(p.counts()["refuse"] >= 1);
+    }
+}

@@ -202,6 +202,12 @@ fn a_broker_that_always_answers_produce_badly_gives_typed_errors() {
             // The 2 GiB frame was refused from its size: the producer read at most what the
             // socket buffers took (a few MiB at most), never the 2 GiB.
             assert!(broker.huge_bytes() < 64 << 20, "{}", broker.huge_bytes());
+            table.push(format!(
+                "  (of the 64 MiB body offered, {} bytes left the broker's socket, over {} \
+                 connections)",
+                broker.huge_bytes(),
+                r.connections
+            ));
         }
     }
     println!(

@@ -14,7 +14,8 @@
 //! - duplicated: copies beyond the first (0 with idempotence; counted and allowed without);
 //! - order: in each partition, read in offset order, a record with a lower sequence number
 //!   than one before it (0 with idempotence);
-//! - a record read where its delivery report said (partition, and offset when one was given).
+//! - a record read where its delivery report said (partition, and offset when one was given),
+//!   and a keyed record on murmur2's partition for its key.
 //!
 //! Sizes come from the environment so that CI runs a short campaign and the full one is run
 //! on demand: `EMBEDDED_KAFKA_FAULT_RUNS` (default 10 idempotent, 4 plain) and
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 use common::XorShift64;
 use common::broker::{Broker, Options};
 use common::fault_proxy::{FaultProxy, KINDS, Rates};
-use embedded_kafka::partition::{Murmur2, Sticky};
+use embedded_kafka::partition::{Murmur2, Sticky, partition_for_key};
 use embedded_kafka::producer::{Acks, Buffers, Config, DeliveryStatus, Producer, Record, Ticket};
 use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioTcp};
 
@@ -319,9 +320,15 @@ fn one_run(
                 }
             }
             Some(found) => {
-                let here = found.iter().any(|c| {
-                    c.partition == *partition && offset.is_none_or(|o| o < 0 || c.offset == o)
-                });
+                // Keyed records on murmur2's partition, as the Java client places them.
+                let keyed_right = !keyed
+                    || *partition
+                        == partition_for_key(format!("key-{}", i % 97).as_bytes(), PARTITIONS);
+                let here = keyed_right
+                    && found.iter().all(|c| c.partition == *partition)
+                    && found
+                        .iter()
+                        .any(|c| offset.is_none_or(|o| o < 0 || c.offset == o));
                 if !here {
                     f.misplaced += 1;
                     if f.misplaced <= 5 {

@@ -453,6 +453,7 @@ fn a_hostile_broker_fails_the_run_saying_what_it_did() {
                 &["no Produce (0) response", "within 2000 ms"]
             }
             Misbehaviour::GarbageBody | Misbehaviour::HugeArray => &["decoding a Produce"],
+            Misbehaviour::NoLeader | Misbehaviour::LeaderNotListed => &[],
         };
         let broker = HostileBroker::start(ApiKey::Produce, how, u32::MAX);
         let addr = broker.addr().to_string();

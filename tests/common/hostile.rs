@@ -49,6 +49,12 @@ pub enum Misbehaviour {
     /// A well-framed Produce response (v9+: flexible) whose topic array claims 2^31 - 2
     /// entries and holds none. Only for Produce.
     HugeArray,
+    /// Metadata whose every partition has no leader (-1, LEADER_NOT_AVAILABLE). Only for
+    /// Metadata.
+    NoLeader,
+    /// Metadata whose every partition's leader is broker 9, which the broker list does not
+    /// have. Only for Metadata.
+    LeaderNotListed,
 }
 
 impl Misbehaviour {
@@ -67,6 +73,9 @@ impl Misbehaviour {
 
     /// Those that corrupt a well-framed response's body.
     pub const BODY: [Self; 2] = [Self::GarbageBody, Self::HugeArray];
+
+    /// Those that send wrong Metadata.
+    pub const METADATA: [Self; 2] = [Self::NoLeader, Self::LeaderNotListed];
 }
 
 /// The broker: listens until the process ends.
@@ -175,7 +184,9 @@ fn serve(
             return;
         };
         let api = ApiKey::from_key(header.request_api_key);
-        let answer = answer(&body, addr, refuse_bump, produced);
+        // While Metadata says there is no leader, this broker is not the leader either.
+        let leaderless = how == Misbehaviour::NoLeader && remaining.load(Ordering::SeqCst) > 0;
+        let answer = answer(&body, addr, refuse_bump, produced, None, leaderless);
         let misbehave = api == target
             && remaining
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| r.checked_sub(1))
@@ -278,6 +289,13 @@ fn serve(
                 hold(&mut stream);
                 return;
             }
+            Misbehaviour::NoLeader | Misbehaviour::LeaderNotListed => {
+                let leader = if how == Misbehaviour::NoLeader { -1 } else { 9 };
+                let wrong = self::answer(&body, addr, refuse_bump, produced, Some(leader), false);
+                if stream.write_all(&wrong).is_err() {
+                    return;
+                }
+            }
             Misbehaviour::GarbageBody | Misbehaviour::HugeArray => {
                 let mut body = id.to_be_bytes().to_vec();
                 if how == Misbehaviour::GarbageBody {
@@ -313,7 +331,14 @@ fn hold(stream: &mut TcpStream) {
 }
 
 /// The proper answer to a request (size prefix included).
-fn answer(body: &[u8], addr: SocketAddr, refuse_bump: bool, produced: &Mutex<u32>) -> Vec<u8> {
+fn answer(
+    body: &[u8],
+    addr: SocketAddr,
+    refuse_bump: bool,
+    produced: &Mutex<u32>,
+    leader: Option<i32>,
+    not_leader: bool,
+) -> Vec<u8> {
     let (_, header) = decode_request_header(body).expect("a request header");
     let (id, version) = (header.correlation_id, header.request_api_version);
     let mut out = vec![0u8; 8192];
@@ -348,8 +373,10 @@ fn answer(body: &[u8], addr: SocketAddr, refuse_bump: bool, produced: &Mutex<u32
             }];
             let parts: Vec<_> = (0..3)
                 .map(|p| MetadataResponsePartition {
+                    // LEADER_NOT_AVAILABLE with no leader.
+                    error_code: if leader == Some(-1) { 5 } else { 0 },
                     partition_index: p,
-                    leader_id: 0,
+                    leader_id: leader.unwrap_or(0),
                     ..Default::default()
                 })
                 .collect();
@@ -404,6 +431,16 @@ fn answer(body: &[u8], addr: SocketAddr, refuse_bump: bool, produced: &Mutex<u32
                                 .records
                                 .and_then(|r| r.get(57..61))
                                 .map_or(1, |c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+                            if not_leader {
+                                // NOT_LEADER_OR_FOLLOWER.
+                                return PartitionProduceResponse {
+                                    index: p.index,
+                                    error_code: 6,
+                                    base_offset: -1,
+                                    log_append_time_ms: -1,
+                                    ..Default::default()
+                                };
+                            }
                             let base = i64::from(*offsets);
                             *offsets += count;
                             PartitionProduceResponse {

@@ -667,6 +667,62 @@ mod proxy_faults {
     }
 
     #[test]
+    fn the_schedule_is_a_function_of_the_seed() {
+        use super::common::fault_proxy::{Dir, Fault, schedule};
+        let lens = [100usize; 2_000];
+        let of = |seed, conn, dir| schedule(seed, &super::RATES, conn, dir, &lens);
+        // The same seed, connection and direction: the same faults, frame for frame.
+        assert_eq!(of(1, 0, Dir::Response), of(1, 0, Dir::Response));
+        // Another seed, connection or direction: other faults.
+        assert_ne!(of(1, 0, Dir::Response), of(2, 0, Dir::Response));
+        assert_ne!(of(1, 0, Dir::Response), of(1, 1, Dir::Response));
+        assert_ne!(of(1, 0, Dir::Response).1, of(1, 0, Dir::Request).1);
+        // Responses get every kind; requests no cut and no stall (they are response faults).
+        let kinds = |faults: &[Fault]| {
+            let mut k: Vec<&str> = faults
+                .iter()
+                .filter_map(|f| match f {
+                    Fault::None => None,
+                    Fault::Reset(_) => Some("reset"),
+                    Fault::Close => Some("close"),
+                    Fault::Cut(n) => {
+                        assert!((1..100).contains(n), "a proper, non-empty prefix: {n}");
+                        Some("cut")
+                    }
+                    Fault::Delay(ms) => {
+                        assert!((1..=30).contains(ms), "{ms} ms");
+                        Some("delay")
+                    }
+                    Fault::Stall => Some("stall"),
+                })
+                .collect();
+            k.sort_unstable();
+            k.dedup();
+            k
+        };
+        assert_eq!(
+            kinds(&of(5, 0, Dir::Response).1),
+            ["close", "cut", "delay", "reset", "stall"]
+        );
+        assert_eq!(
+            kinds(&of(5, 0, Dir::Request).1),
+            ["close", "delay", "reset"]
+        );
+        // Refusals: about 15 % of connections.
+        let refused = (0..1_000).filter(|&c| of(5, c, Dir::Request).0).count();
+        assert!((100..200).contains(&refused), "{refused} of 1000");
+        // What the first connection of seed 1 meets, for the record.
+        let (refused, faults) = of(1, 0, Dir::Response);
+        let hits: Vec<(usize, Fault)> = faults
+            .into_iter()
+            .enumerate()
+            .filter(|(_, f)| *f != Fault::None)
+            .take(5)
+            .collect();
+        println!("seed 1, connection 0: refused {refused}; first response faults {hits:?}");
+    }
+
+    #[test]
     fn clean_and_delayed_frames_pass_intact() {
         for rates in [
             Rates::NONE,

@@ -65,9 +65,9 @@ impl Rates {
     };
 }
 
-/// What the schedule says to do with one frame.
+/// What the schedule says to do with one frame (prefix lengths and delays in bytes and ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub enum Fault {
     None,
     Reset(usize),
     Close,
@@ -78,7 +78,7 @@ enum Fault {
 
 /// The direction of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
+pub enum Dir {
     Request,
     Response,
 }
@@ -223,6 +223,26 @@ impl FaultProxy {
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::SeqCst)
     }
+}
+
+/// The schedule, as the proxy follows it: what connection `conn` (0 = the first accepted
+/// after [`FaultProxy::arm`]) does to its frames in direction `dir`, given their lengths (size
+/// field included), and whether that connection is refused.
+pub fn schedule(
+    seed: u64,
+    rates: &Rates,
+    conn: u64,
+    dir: Dir,
+    frame_lens: &[usize],
+) -> (bool, Vec<Fault>) {
+    let mut refusal = XorShift64::new(seed ^ mix(conn, 3));
+    let refused = rates.refuse > 0 && refusal.next_u32() % 10_000 < rates.refuse;
+    let mut rng = XorShift64::new(seed ^ mix(conn, dir as u64 + 1));
+    let faults = frame_lens
+        .iter()
+        .map(|&len| draw(&mut rng, rates, dir, len))
+        .collect();
+    (refused, faults)
 }
 
 fn mix(n: u64, k: u64) -> u64 {

@@ -431,3 +431,61 @@ fn help_and_bad_flags() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("acks"), "{}", stderr(&out));
 }
+
+/// A hostile broker (`common::hostile`) that always answers Produce badly: the CLI exits with
+/// status 1 and a message that says what the broker did wrong, and reports the records failed.
+#[test]
+fn a_hostile_broker_fails_the_run_saying_what_it_did() {
+    use common::hostile::{HostileBroker, Misbehaviour};
+    use embedded_kafka::protocol::ApiKey;
+    let mut table = Vec::new();
+    for how in Misbehaviour::ALL.into_iter().chain(Misbehaviour::BODY) {
+        // What stderr must say (the broker's address is named too).
+        let says: &[&str] = match how {
+            Misbehaviour::ZeroLength => &["frame size 0 is below"],
+            Misbehaviour::NegativeLength => &["frame size -1 is negative"],
+            Misbehaviour::HugeLength => &["a frame of 2147483647 bytes"],
+            Misbehaviour::WrongCorrelation => &["response has correlation id", "oldest request"],
+            Misbehaviour::Garbage => &["frame size"],
+            Misbehaviour::Http => &["a frame of 1213486160 bytes"],
+            Misbehaviour::CutMidFrame => &["closed the connection in the middle of a response"],
+            Misbehaviour::Slowloris | Misbehaviour::Silence => {
+                &["no Produce (0) response", "within 2000 ms"]
+            }
+            Misbehaviour::GarbageBody | Misbehaviour::HugeArray => &["decoding a Produce"],
+            Misbehaviour::NoLeader | Misbehaviour::LeaderNotListed => &[],
+        };
+        let broker = HostileBroker::start(ApiKey::Produce, how, u32::MAX);
+        let addr = broker.addr().to_string();
+        let out = run(&[
+            "--bootstrap",
+            &addr,
+            "--messages",
+            "3",
+            "--json",
+            "-X",
+            "request.timeout.ms=2000",
+            "-X",
+            "retries=1",
+            "-X",
+            "retry.backoff.ms=20",
+        ]);
+        let err = stderr(&out);
+        let last = err.lines().last().unwrap_or_default().to_owned();
+        table.push(format!("{how:?}: exit {:?}: {last}", out.status.code()));
+        assert_eq!(out.status.code(), Some(1), "{how:?}: {err}");
+        assert!(
+            err.contains(&addr),
+            "{how:?}: the broker is not named:\n{err}"
+        );
+        for s in says {
+            assert!(err.contains(s), "{how:?}: {s:?} not in stderr:\n{err}");
+        }
+        let summary = json_summary(&out);
+        assert_eq!(number(&summary, "delivered"), 0.0, "{how:?}");
+    }
+    println!(
+        "the CLI against a hostile broker:\n  {}",
+        table.join("\n  ")
+    );
+}

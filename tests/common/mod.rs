@@ -8,7 +8,9 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod broker;
+pub mod fault_proxy;
 pub mod fixtures;
+pub mod hostile;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

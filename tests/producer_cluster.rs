@@ -147,6 +147,10 @@ struct State {
     /// (producer id, epoch) each InitProducerId asked with.
     inits: Vec<(i64, i16)>,
     epoch: i16,
+    /// Error codes to answer the next InitProducerId requests with.
+    init_errors: VecDeque<i16>,
+    /// Producer ids given out so far (the first is 4242, each new one the next).
+    ids_given: i64,
 }
 
 struct ScriptedCluster {
@@ -372,13 +376,26 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
         ApiKey::InitProducerId => {
             let (_, request) = InitProducerIdRequest::decode_request(&frame[4..]).expect("init");
             s.inits.push((request.producer_id, request.producer_epoch));
-            if request.producer_id >= 0 {
-                s.epoch += 1;
-            }
-            let r = InitProducerIdResponse {
-                producer_id: 4242,
-                producer_epoch: s.epoch,
-                ..Default::default()
+            let r = if let Some(code) = s.init_errors.pop_front() {
+                InitProducerIdResponse {
+                    error_code: code,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                }
+            } else {
+                if request.producer_id >= 0 {
+                    s.epoch += 1;
+                } else {
+                    // A new producer id, epoch 0.
+                    s.ids_given += 1;
+                    s.epoch = 0;
+                }
+                InitProducerIdResponse {
+                    producer_id: 4241 + s.ids_given,
+                    producer_epoch: s.epoch,
+                    ..Default::default()
+                }
             };
             respond(s, link, |out| {
                 r.encode_response(&rh, out, version).expect("fits")
@@ -978,4 +995,99 @@ fn an_epoch_bump_leaves_other_partitions_sequences_so_a_lost_answer_is_still_a_d
             (0, 1, ErrorCode::DuplicateSequenceNumber.code())
         ]
     );
+}
+
+/// A batch that fails for good bumps the epoch; a broker that refuses the bump (a restarted
+/// one that lost the producer states: Tansu answers UNKNOWN_SERVER_ERROR) is asked for a new
+/// producer id instead. When that is refused too, the batches waiting for the bump fail
+/// (never sent: `NotSent`), the flush says why, and no record is left pending after it; the
+/// next flush bumps and delivers.
+#[test]
+fn a_refused_epoch_bump_takes_a_new_producer_id_and_no_flush_leaves_a_record_pending() {
+    for refusals in [1, 2] {
+        let cluster = ScriptedCluster::new(2, &[1, 1]);
+        let mut buffers = Bufs::new();
+        let mut p = single(
+            &cluster,
+            config(&[BROKER_1])
+                .enable_idempotence(true)
+                .max_in_flight(1)
+                .linger_ms(60_000),
+            &mut buffers,
+        );
+        // One record per batch (256-byte batches).
+        let big = |i: usize| {
+            let mut v = value(i);
+            v.resize(150, b'.');
+            v
+        };
+        let (a, a2, b) = (big(0), big(1), big(100));
+        {
+            let mut s = cluster.state.borrow_mut();
+            s.script
+                .insert(0, [ErrorCode::MessageTooLarge.code()].into());
+        }
+        let ta = block_on(p.send("t", Record::new(&a).partition(0))).expect("send");
+        // `a` does not fit: its batch is sealed and sent (the window of 1 is then full).
+        let ta2 = block_on(p.send("t", Record::new(&a2).partition(0))).expect("send");
+        let tb = block_on(p.send("t", Record::new(&b).partition(1))).expect("send");
+        cluster.state.borrow_mut().init_errors =
+            vec![ErrorCode::UnknownServerError.code(); refusals].into();
+        // The flush reads `a`'s answer (failed for good: a gap, so a bump) before `a2` and `b`
+        // may go.
+        let flushed = block_on(p.flush());
+        for t in [&ta, &ta2, &tb] {
+            assert!(
+                !matches!(p.delivery(t), DeliveryStatus::Pending),
+                "{refusals} refusals: a record of partition {} pending after the flush",
+                t.partition
+            );
+        }
+        assert_eq!(
+            p.delivery(&ta),
+            DeliveryStatus::Failed(DeliveryError::Broker {
+                code: ErrorCode::MessageTooLarge,
+                partition: 0
+            })
+        );
+        let inits = cluster.state.borrow().inits.clone();
+        if refusals == 1 {
+            // Bump refused, a new producer id given: the batches waiting go (partition 0's
+            // numbered from 0 under it).
+            let summary = flushed.expect("a failed batch is an outcome, not a flush error");
+            assert_eq!(summary.failed_batches, 1, "{summary:?}");
+            assert!(matches!(p.delivery(&ta2), DeliveryStatus::Delivered(_)));
+            assert!(matches!(p.delivery(&tb), DeliveryStatus::Delivered(_)));
+            assert_eq!(inits, [(-1, -1), (4242, 0), (-1, -1)]);
+            assert_eq!(p.producer_id(), Some((4243, 0)));
+            assert_eq!(cluster.log(0), vec![a2.clone()]);
+            assert_eq!(cluster.log(1), vec![b.clone()]);
+        } else {
+            let e = flushed.expect_err("no producer id could be had");
+            let text = e.to_string();
+            assert!(
+                text.contains("InitProducerId") && text.contains("UNKNOWN_SERVER_ERROR"),
+                "{text}"
+            );
+            for (t, partition) in [(&ta2, 0), (&tb, 1)] {
+                assert_eq!(
+                    p.delivery(t),
+                    DeliveryStatus::Failed(DeliveryError::NotSent { partition })
+                );
+            }
+            assert!(cluster.log(0).is_empty() && cluster.log(1).is_empty());
+        }
+        // Later records are delivered.
+        let (c, d) = (big(2), big(101));
+        let tc = block_on(p.send("t", Record::new(&c).partition(0))).expect("send");
+        let td = block_on(p.send("t", Record::new(&d).partition(1))).expect("send");
+        block_on(p.flush()).expect("the bump is made if due, then the records go");
+        assert!(matches!(p.delivery(&tc), DeliveryStatus::Delivered(_)));
+        assert!(matches!(p.delivery(&td), DeliveryStatus::Delivered(_)));
+        assert_eq!(cluster.log(0).last(), Some(&c), "{refusals} refusals");
+        assert_eq!(cluster.log(1).last(), Some(&d), "{refusals} refusals");
+        if refusals == 2 {
+            assert_eq!(p.producer_id(), Some((4242, 1)), "bumped at last");
+        }
+    }
 }

@@ -21,9 +21,8 @@
 //!   batches given up on fail with a typed error and the later ones are delivered.
 //!
 //! Each test prints what it proved. No timed asserts: waits are only for things to arrive.
-//! Two tests are `#[ignore]`d with the producer bug they show (round-robin skipping a
-//! partition when a batch fills; an idempotent producer stuck on OUT_OF_ORDER_SEQUENCE_NUMBER
-//! after a batch failed): run them with `--include-ignored`.
+//! One test is `#[ignore]`d with the producer bug it shows (round-robin skipping a partition
+//! when a batch fills): run it with `--include-ignored`.
 
 mod common;
 
@@ -1477,11 +1476,14 @@ fn restart_run(idempotent: bool, death: Death) {
                     delivered.push((*i, d.partition, d.offset));
                 }
                 DeliveryStatus::Failed(e) => {
-                    // Typed: the broker's code, or no response (the record may be stored).
+                    // Typed: the broker's code, no response (the record may be stored), or never
+                    // sent (the broker could not be reached; not stored).
                     assert!(
                         matches!(
                             e,
-                            DeliveryError::Broker { .. } | DeliveryError::NoResponse { .. }
+                            DeliveryError::Broker { .. }
+                                | DeliveryError::NoResponse { .. }
+                                | DeliveryError::NotSent { .. }
                         ),
                         "record {i}: {e:?}"
                     );
@@ -1614,13 +1616,12 @@ fn broker_down_until_batches_fail_they_are_typed_and_later_records_delivered() {
 }
 
 /// With idempotence, a batch that failed for good leaves a gap in its partition's sequence
-/// numbers: every later batch of that partition is answered OUT_OF_ORDER_SEQUENCE_NUMBER (45)
-/// and fails too, for as long as the producer lives. Kafka's Java client bumps the epoch (or
-/// takes a new producer id) and restarts the sequences at 0 (KIP-360).
+/// numbers: as Kafka's Java client (KIP-360), the producer bumps its epoch and numbers that
+/// partition from 0 again, so the later records are delivered. The restarted Tansu has lost
+/// its producer states and refuses the bump (UNKNOWN_SERVER_ERROR): the producer then takes a
+/// new producer id. While the broker is down the bump cannot be made: the batches waiting for
+/// it back off and fail within `retries`, and no flush returns with a record still pending.
 #[test]
-#[ignore = "bug: after an idempotent batch fails for good, every later batch of its partition \
-            fails with OUT_OF_ORDER_SEQUENCE_NUMBER (45) forever: no epoch bump / new producer \
-            id with sequences reset (KIP-360); un-ignore when the producer recovers"]
 fn broker_down_until_batches_fail_idempotent_later_records_delivered() {
     restart_run(true, Death::GiveUp);
 }

@@ -802,9 +802,10 @@ fn produce_goes_to_the_leader_by_its_advertised_name_resolved_with_dns() {
     let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
     let e = block_on(p.flush()).expect_err("no route to the leader");
     assert!(matches!(e, Error::UnresolvedLeader { node_id: 0 }), "{e:?}");
+    // Never written to a broker: not stored, and said so.
     assert_eq!(
         p.delivery(&t),
-        DeliveryStatus::Failed(DeliveryError::NoResponse {
+        DeliveryStatus::Failed(DeliveryError::NotSent {
             partition: t.partition
         })
     );

@@ -304,6 +304,13 @@ pub enum DeliveryError {
         /// The partition.
         partition: u32,
     },
+    /// The batch was never written to a broker and was given up on: its leader could not be
+    /// reached, or (with idempotence) no producer id or epoch could be had, within `retries`
+    /// and `delivery.timeout.ms` (the failed call's [`Error`] says why). It is not stored.
+    NotSent {
+        /// The partition.
+        partition: u32,
+    },
     /// The outcome was pushed out of the producer's `R` most recent batch reports before it
     /// was asked for.
     Forgotten {
@@ -322,6 +329,10 @@ impl fmt::Display for DeliveryError {
             Self::NoResponse { partition } => write!(
                 f,
                 "partition {partition}: no response (the records may or may not be stored)"
+            ),
+            Self::NotSent { partition } => write!(
+                f,
+                "partition {partition}: given up on before it could be sent (not stored)"
             ),
             Self::Forgotten { partition } => write!(
                 f,

@@ -196,6 +196,7 @@ where
         for &(_, si) in cuts.iter().take(n_cuts) {
             if let Some(slot) = self.slots.get_mut(si) {
                 slot.sent = Some((ci as u8, id));
+                slot.written = true;
             }
         }
         if let Err(e) = self.write_request(ci, &cuts[..n_cuts.min(B)], used).await {

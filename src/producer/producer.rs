@@ -134,6 +134,7 @@ where
             attempts: 0,
             retrying: false,
             sent: None,
+            written: false,
         });
         // Seeded from the clock: producers started at different times jitter differently.
         let rng = super::backoff::seed(clock.now_ms());
@@ -301,7 +302,7 @@ where
     /// fail ([`DeliveryError::NoResponse`](super::DeliveryError::NoResponse)).
     pub fn disconnect(&mut self) {
         for ci in 0..L {
-            self.release(Some(ci), -1, true);
+            self.release(super::retry::Release::Conn(ci), true);
             self.drop_conn(ci);
         }
     }

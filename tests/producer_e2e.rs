@@ -21,8 +21,6 @@
 //!   batches given up on fail with a typed error and the later ones are delivered.
 //!
 //! Each test prints what it proved. No timed asserts: waits are only for things to arrive.
-//! One test is `#[ignore]`d with the producer bug it shows (round-robin skipping a partition
-//! when a batch fills): run it with `--include-ignored`.
 
 mod common;
 
@@ -299,15 +297,12 @@ fn round_robin_puts_keyless_records_on_partitions_in_turn() {
     );
 }
 
-/// A record that does not fit its partition's full batch makes `send` seal that batch, flush,
-/// and ask the partitioner again: round-robin then advances once more, so that partition is
-/// skipped (the record lands on the next one) every time a batch fills. Kafka's Java client
-/// had the same bug (KAFKA-9965, fixed in 3.8: the partitioner repeats its answer after the
-/// producer aborts for a new batch).
+/// A record that does not fit its partition's full batch makes `send` seal that batch and send
+/// it; the record then goes to the partition already chosen for it. Asking the partitioner
+/// again there (as Kafka's Java client does, KAFKA-9965, fixed for its round-robin partitioner
+/// only in 3.9, KAFKA-17632) makes round-robin skip a partition at every batch closing; here
+/// only a partitioner that moved on when the batch closed (sticky) is asked again.
 #[test]
-#[ignore = "bug: send re-asks the partitioner after sealing a full batch, so round-robin skips \
-            a partition at every batch closing (KAFKA-9965); fix in the producer (re-ask only \
-            a partitioner that wants to move, e.g. sticky), then un-ignore"]
 fn round_robin_stays_in_turn_when_batches_fill() {
     let broker = Broker::shared();
     let topic = "e2e-round-robin-full";

@@ -922,3 +922,50 @@ fn configuration_is_checked_up_front() {
     assert!(Config::new(&SERVERS).max_in_flight(5).validate().is_ok());
     assert!(Config::new(&SERVERS).max_in_flight(6).validate().is_err());
 }
+
+/// KAFKA-9965: a partitioner that does not move on when a batch closes (round-robin, random,
+/// a caller's own) is asked once per keyless record, also when the record does not fit its
+/// partition's full batch (the batch is sent and the record starts a new one there). A
+/// sticky one (its `on_batch_closed` says it moved) is asked again then, and the record
+/// follows it.
+#[test]
+fn the_partitioner_is_asked_once_per_record_even_when_batches_fill() {
+    use std::cell::Cell;
+    use std::num::NonZeroU32;
+
+    // Round-robin by the number of calls: one call per record keeps every record in turn.
+    let calls = Cell::new(0u32);
+    let counting = |_: &str, _: Option<&[u8]>, n: NonZeroU32| {
+        calls.set(calls.get() + 1);
+        (calls.get() - 1) % n
+    };
+    let broker = ScriptedBroker::new(11, 3);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).batch_size(512).linger_ms(60_000);
+    let mut p = Producer::<_, _, _, _, 2, 4, 32>::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        counting,
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let value = [b'v'; 100];
+    let mut partitions = Vec::new();
+    for _ in 0..30 {
+        let t = block_on(p.send("readings", Record::new(&value))).expect("send");
+        partitions.push(t.partition);
+    }
+    block_on(p.flush()).expect("flush");
+    drop(p);
+    assert_eq!(calls.get(), 30, "asked once per record");
+    let in_turn: Vec<u32> = (0..30).map(|i| i % 3).collect();
+    assert_eq!(partitions, in_turn);
+    let s = broker.state.borrow();
+    assert!(
+        s.batches.len() > 6,
+        "batches filled and closed while records came: {}",
+        s.batches.len()
+    );
+}

@@ -92,6 +92,10 @@ pub struct Producer<
     pub(super) tally: FlushSummary,
     /// When (monotonic clock) the batches marked to be sent again may go.
     pub(super) retry_due_ms: u64,
+    /// The partitioner moved on when a batch closed
+    /// ([`on_batch_closed`](crate::partition::Partitioner::on_batch_closed) returned `true`):
+    /// the record being sent, if keyless, asks it again.
+    pub(super) repick: bool,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -165,6 +169,7 @@ where
             rng,
             tally: FlushSummary::default(),
             retry_due_ms: 0,
+            repick: false,
         })
     }
 }
@@ -209,6 +214,7 @@ where
             rng: self.rng,
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
+            repick: self.repick,
         }
     }
 
@@ -246,6 +252,7 @@ where
             rng: self.rng,
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
+            repick: self.repick,
         }
     }
 

@@ -180,8 +180,10 @@ where
         }
         if let Some(t) = self.metadata.topic_at(slot.topic)
             && let Some(n) = core::num::NonZeroU32::new(t.partitions)
+            && self.partitioner.on_batch_closed(t.name, slot.partition, n)
         {
-            self.partitioner.on_batch_closed(t.name, slot.partition, n);
+            // A sticky partitioner moved on: a record waiting for room asks it again.
+            self.repick = true;
         }
     }
 

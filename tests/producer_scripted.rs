@@ -958,7 +958,6 @@ fn the_partitioner_is_asked_once_per_record_even_when_batches_fill() {
         partitions.push(t.partition);
     }
     block_on(p.flush()).expect("flush");
-    drop(p);
     assert_eq!(calls.get(), 30, "asked once per record");
     let in_turn: Vec<u32> = (0..30).map(|i| i % 3).collect();
     assert_eq!(partitions, in_turn);

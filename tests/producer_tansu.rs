@@ -477,3 +477,81 @@ fn ram_of_a_small_configuration() {
         (three - producer) / 2
     );
 }
+
+/// `acks=0` against Tansu, which answers anyway: 20,000 records, then `close`, then the
+/// producer and its runtime are gone (as when a program exits). `close` reads every stray
+/// answer before closing, so the connection ends cleanly (FIN, not a reset that would make
+/// Tansu drop the requests it had not read yet), and every record is read back.
+#[test]
+fn acks_0_close_reads_the_answers_first_so_every_record_is_stored() {
+    const N: usize = 20_000;
+    let broker = Broker::shared();
+    let topic = "e2e-acks0-close";
+    broker.create_topic(topic, PARTITIONS);
+    let addr = broker.addr();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (requests, strays) = rt.block_on(async {
+        let servers = [addr];
+        let config = Config::new(&servers)
+            .client_id("acks0-close")
+            .acks(Acks::None)
+            .linger_ms(5)
+            .batch_size(16_384)
+            .request_timeout_ms(10_000);
+        let mut buffers = Box::new(Buffers::<4096, 512, 16_384, 3>::new());
+        let mut producer: Producer<'_, _, _, _, _, 1, 3, 64> = Producer::new(
+            &TokioTcp,
+            TokioClock::new(),
+            TokioDelay,
+            Murmur2::new(Sticky::new(XorShift64::new(5))),
+            config,
+            &mut buffers,
+        )
+        .expect("valid");
+        let mut delivered = 0usize;
+        for i in 0..N {
+            let value = format!("close-{i:05}-{}", "x".repeat(80));
+            producer
+                .send(topic, Record::new(value.as_bytes()))
+                .await
+                .unwrap_or_else(|e| panic!("send {i}: {e}"));
+            producer.take_reports(|r| {
+                assert!(r.result.is_ok(), "{r:?}");
+                delivered += r.records as usize;
+            });
+        }
+        let summary = producer.close().await.expect("close");
+        assert_eq!(summary.failed_batches, 0);
+        producer.take_reports(|r| {
+            assert!(r.result.is_ok(), "{r:?}");
+            delivered += r.records as usize;
+        });
+        assert_eq!(delivered, N, "acks=0: every record written");
+        assert_eq!(producer.connections(), 0, "closed");
+        (producer.produce_requests(), producer.stray_responses())
+    });
+    drop(rt);
+    // Tansu answers every acks=0 request: close read them all.
+    assert_eq!(strays, requests, "every stray answer read before closing");
+    let consumed = consume(&broker, topic, N);
+    let mut seen: Vec<usize> = consumed
+        .iter()
+        .map(|c| {
+            let v = String::from_utf8(c.value.clone().expect("a value")).expect("utf-8");
+            v[6..11].parse().expect("a record number")
+        })
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    println!(
+        "acks=0: {N} records in {requests} requests, {strays} stray answers read by close, \
+         {} read back ({} distinct)",
+        consumed.len(),
+        seen.len()
+    );
+    assert_eq!(seen.len(), N, "every record stored");
+    assert_eq!(consumed.len(), N, "none twice");
+}

@@ -61,6 +61,7 @@
 mod backoff;
 mod bootstrap;
 mod buffers;
+mod close;
 mod config;
 mod connection;
 mod conns;
@@ -77,6 +78,7 @@ mod send;
 mod slot;
 
 pub use buffers::Buffers;
+pub use close::{CLOSE_FIRST_ANSWER_MS, CLOSE_QUIET_MS};
 pub use config::{Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED};
 pub use connection::MAX_IN_FLIGHT;
 pub use delivery::{BatchReport, Delivery, DeliveryStatus, FlushSummary};

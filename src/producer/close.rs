@@ -90,13 +90,12 @@ where
             if self.settle_partial(ci).await.is_err() {
                 warn!("a connection failed while its answers were read");
             }
-            loop {
-                let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
-                    break;
-                };
-                if !conn.awaits_strays() {
-                    break;
-                }
+            while let Some(conn) = self
+                .conns
+                .get_mut(ci)
+                .and_then(Option::as_mut)
+                .filter(|c| c.awaits_strays())
+            {
                 let spent = self.clock.now_ms().saturating_sub(started);
                 let left = u32::try_from(limit.saturating_sub(spent)).unwrap_or(u32::MAX);
                 let quiet = if conn.strays == 0 {

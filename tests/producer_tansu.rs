@@ -555,3 +555,95 @@ fn acks_0_close_reads_the_answers_first_so_every_record_is_stored() {
     assert_eq!(seen.len(), N, "every record stored");
     assert_eq!(consumed.len(), N, "none twice");
 }
+
+/// SASL against Tansu (`BROKER.md`): without `--authentication` it has no SASL mechanism and
+/// answers SaslHandshake UNSUPPORTED_SASL_MECHANISM (33): a clear error naming what it offers.
+/// With `--authentication` it offers SCRAM-SHA-256/512; a login cannot succeed with memory
+/// storage (no users are saved), and it answers the client-first message `e=unknown-user`: the
+/// handshake and mechanism negotiation worked, and the failure is a typed, final error naming
+/// the broker.
+#[test]
+fn sasl_handshake_and_scram_against_tansu_fail_clearly() {
+    use embedded_kafka::producer::{Error, SecurityProtocol};
+    use embedded_kafka::sasl::{Mechanism, SaslError, ServerError};
+
+    let plain_broker = Broker::shared();
+    let auth_broker = Broker::start_with(&common::broker::Options {
+        args: vec!["--authentication".to_owned()],
+        ..Default::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let attempt = |addr: SocketAddr, mechanism: Mechanism| {
+        rt.block_on(async {
+            let servers = [addr];
+            let config = Config::new(&servers)
+                .security_protocol(SecurityProtocol::SaslPlaintext)
+                .sasl(mechanism, "alice", "alice-secret")
+                .batch_size(1024)
+                .request_timeout_ms(10_000);
+            let mut rng = XorShift64::new(99);
+            let mut buffers = Buffers::<4096, 512, 1024, 1>::new();
+            let mut producer: Producer<'_, _, _, _, _, 1, 1, 4> = Producer::new(
+                &TokioTcp,
+                TokioClock::new(),
+                TokioDelay,
+                Murmur2::new(Sticky::new(XorShift64::new(3))),
+                config,
+                &mut buffers,
+            )
+            .expect("valid")
+            .with_sasl_rng(&mut rng);
+            let e = producer
+                .send("sasl", Record::new(b"v"))
+                .await
+                .expect_err("no login");
+            (
+                e.to_string(),
+                format!("{e:?}"),
+                e.is_retriable(),
+                matches!(
+                    e,
+                    Error::Sasl {
+                        error: SaslError::Server(ServerError::UnknownUser),
+                        ..
+                    }
+                ),
+                match e {
+                    Error::SaslMechanism {
+                        broker, offered, ..
+                    } => Some((broker, offered.to_string())),
+                    _ => None,
+                },
+            )
+        })
+    };
+    // No SASL on this broker: the mechanism is refused, the list of offered ones given.
+    let (text, debug, retriable, _, refused) = attempt(plain_broker.addr(), Mechanism::ScramSha256);
+    println!("without --authentication: {text}");
+    let (broker, offered) =
+        refused.unwrap_or_else(|| panic!("UNSUPPORTED_SASL_MECHANISM: {debug}"));
+    assert_eq!(broker, plain_broker.addr());
+    assert!(
+        text.contains("UNSUPPORTED_SASL_MECHANISM") && text.contains("SCRAM-SHA-256"),
+        "{text}"
+    );
+    assert!(!retriable);
+    assert!(!offered.is_empty(), "the broker's list: {text}");
+    // PLAIN: Tansu closes the connection (BROKER.md); an error all the same.
+    let (text, ..) = attempt(auth_broker.addr(), Mechanism::Plain);
+    println!("--authentication, PLAIN: {text}");
+    // With --authentication: SCRAM negotiated, the unknown user refused by the server.
+    for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
+        let (text, debug, retriable, unknown_user, _) = attempt(auth_broker.addr(), mechanism);
+        println!("--authentication, {}: {text}", mechanism.name());
+        assert!(unknown_user, "{debug}");
+        assert!(!retriable, "a refused login is final");
+        assert!(
+            text.contains(&auth_broker.addr().to_string()) && text.contains(mechanism.name()),
+            "{text}"
+        );
+    }
+}

@@ -58,6 +58,7 @@
 //! UNKNOWN_PRODUCER_ID (it is always retried with a bump here).
 #![allow(async_fn_in_trait)]
 
+mod auth;
 mod backoff;
 mod bootstrap;
 mod buffers;
@@ -79,10 +80,12 @@ mod slot;
 
 pub use buffers::Buffers;
 pub use close::{CLOSE_FIRST_ANSWER_MS, CLOSE_QUIET_MS};
-pub use config::{Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED};
+pub use config::{
+    Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED, SecurityProtocol,
+};
 pub use connection::MAX_IN_FLIGHT;
 pub use delivery::{BatchReport, Delivery, DeliveryStatus, FlushSummary};
-pub use error::{DeliveryError, Error, Io};
+pub use error::{BrokerText, DeliveryError, Error, Io};
 pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, TopicMetadata};
 pub use producer::Producer;
 pub use records::{Record, Ticket, ValueError};

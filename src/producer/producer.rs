@@ -96,6 +96,8 @@ pub struct Producer<
     /// ([`on_batch_closed`](crate::partition::Partitioner::on_batch_closed) returned `true`):
     /// the record being sent, if keyless, asks it again.
     pub(super) repick: bool,
+    /// The random source of SCRAM nonces ([`with_sasl_rng`](Self::with_sasl_rng)).
+    pub(super) sasl_rng: Option<&'a mut dyn rand_core::RngCore>,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -170,6 +172,7 @@ where
             tally: FlushSummary::default(),
             retry_due_ms: 0,
             repick: false,
+            sasl_rng: None,
         })
     }
 }
@@ -215,6 +218,7 @@ where
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
             repick: self.repick,
+            sasl_rng: self.sasl_rng,
         }
     }
 
@@ -253,7 +257,21 @@ where
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
             repick: self.repick,
+            sasl_rng: self.sasl_rng,
         }
+    }
+
+    /// The same producer, drawing the nonces of SCRAM authentication (`sasl.mechanism`
+    /// SCRAM-SHA-256 or SCRAM-SHA-512) from `rng`: 18 bytes per new connection, which must be
+    /// unpredictable to whoever could listen in (a replayed exchange is refused only because
+    /// its nonce is not ours). On a board, the chip's hardware RNG (most HALs implement
+    /// `rand_core::RngCore` for it); on a host, the operating system's (`rand::rngs::OsRng`,
+    /// or `getrandom` behind a small `RngCore`). Borrowed, not owned: the caller keeps it,
+    /// and no heap is needed. PLAIN needs none.
+    #[must_use]
+    pub fn with_sasl_rng(mut self, rng: &'a mut dyn rand_core::RngCore) -> Self {
+        self.sasl_rng = Some(rng);
+        self
     }
 
     /// The configuration in use.

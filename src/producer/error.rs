@@ -183,7 +183,7 @@ pub enum Error<'t, E> {
         /// Kafka's error ([`ErrorCode::name`]).
         code: ErrorCode,
         /// The broker's error message (empty if it sent none).
-        message: BrokerText<64>,
+        message: BrokerText<88>,
     },
     /// The SASL exchange failed on the client's side of the mechanism: the server's SCRAM
     /// error (`e=`, e.g. [`ServerError::UnknownUser`](crate::sasl::ServerError::UnknownUser)),

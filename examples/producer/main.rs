@@ -27,7 +27,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use embedded_kafka::partition::{DefaultPartitioner, Murmur2, Sticky};
-use embedded_kafka::producer::{Acks, BatchReport, Buffers, Config, Producer, Record, ValueError};
+use embedded_kafka::producer::{
+    Acks, BatchReport, Buffers, Config, Producer, Record, SecurityProtocol, ValueError,
+};
 use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
 
 use options::{Bootstrap, Command, HELP, MAX_BATCH, Settings};
@@ -216,6 +218,36 @@ impl rand_core::RngCore for XorShift {
     }
 }
 
+/// The operating system's random source (`/dev/urandom`), for SCRAM nonces: they must be
+/// unpredictable, which the partitioner's xorshift is not.
+struct OsRandom(std::fs::File);
+
+impl OsRandom {
+    fn open() -> Result<Self, String> {
+        std::fs::File::open("/dev/urandom")
+            .map(Self)
+            .map_err(|e| format!("cannot open /dev/urandom for SCRAM nonces: {e}"))
+    }
+}
+
+impl rand_core::RngCore for OsRandom {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        use std::io::Read as _;
+        // A nonce of zeros would be predictable: better no login than a weak one.
+        self.0
+            .read_exact(dst)
+            .expect("reading /dev/urandom for a SCRAM nonce");
+    }
+}
+
 /// Writes record `i`'s value into `out`: `{"number": i}` (what the seed's `json.dumps`
 /// writes), then spaces up to `size` bytes. Returns its length.
 fn write_value(i: u64, size: usize, out: &mut [u8]) -> Result<usize, ValueError> {
@@ -326,6 +358,15 @@ async fn produce<'a>(
         .delivery_timeout_ms(settings.delivery_timeout_ms)
         .metadata_max_age_ms(settings.metadata_max_age_ms)
         .enable_idempotence(settings.enable_idempotence);
+    let sasl = settings.sasl().map_err(Fatal::Config)?;
+    let config = match &sasl {
+        Some((mechanism, user, password)) => config
+            .security_protocol(SecurityProtocol::SaslPlaintext)
+            .sasl(*mechanism, user, password),
+        None => config,
+    };
+    // SCRAM nonces from the operating system's random source.
+    let mut os_random = OsRandom::open().map_err(Fatal::Config)?;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
@@ -339,7 +380,8 @@ async fn produce<'a>(
         buffers,
     )
     .map_err(|e| Fatal::Config(e.to_string()))?
-    .with_dns(TokioDns);
+    .with_dns(TokioDns)
+    .with_sasl_rng(&mut os_random);
 
     let bootstrap: Vec<String> = settings.bootstrap.iter().map(ToString::to_string).collect();
     let fatal = |e: &dyn std::fmt::Display| {

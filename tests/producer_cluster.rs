@@ -151,6 +151,9 @@ struct State {
     init_errors: VecDeque<i16>,
     /// Producer ids given out so far (the first is 4242, each new one the next).
     ids_given: i64,
+    /// Answer the next this many refused batches with log_start_offset -1 (the broker did
+    /// not know it); else 0.
+    log_start_unknown: u32,
 }
 
 struct ScriptedCluster {
@@ -450,6 +453,12 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
                         error_code: code,
                         base_offset: if code == 0 { base } else { -1 },
                         log_append_time_ms: -1,
+                        log_start_offset: if code != 0 && s.log_start_unknown > 0 {
+                            s.log_start_unknown -= 1;
+                            -1
+                        } else {
+                            0
+                        },
                         ..Default::default()
                     });
                 }
@@ -1090,4 +1099,51 @@ fn a_refused_epoch_bump_takes_a_new_producer_id_and_no_flush_leaves_a_record_pen
             assert_eq!(p.producer_id(), Some((4242, 1)), "bumped at last");
         }
     }
+}
+
+/// UNKNOWN_PRODUCER_ID whose answer does not know the log start offset (-1: the partition
+/// moved away while the broker answered) is retried as it is, without an epoch bump, as the
+/// Java client does; with a log start offset it bumps (the test above).
+#[test]
+fn unknown_producer_id_without_a_log_start_offset_is_retried_without_a_bump() {
+    let cluster = ScriptedCluster::new(1, &[1]);
+    let mut buffers = Bufs::new();
+    let mut p = single(
+        &cluster,
+        config(&[BROKER_1]).enable_idempotence(true),
+        &mut buffers,
+    );
+    send_each(&mut p, 0, 0..2);
+    block_on(p.flush()).expect("flush");
+    {
+        let mut s = cluster.state.borrow_mut();
+        s.script
+            .insert(0, [ErrorCode::UnknownProducerId.code()].into());
+        s.log_start_unknown = 1;
+    }
+    send_each(&mut p, 0, 2..4);
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(summary.failed_batches, 0, "{summary:?}");
+    // The refused batch, and the one in flight behind it (OUT_OF_ORDER_SEQUENCE_NUMBER).
+    assert_eq!(summary.retries, 2, "{summary:?}");
+    assert_eq!(cluster.log(0), values(0..4));
+    let s = cluster.state.borrow();
+    assert_eq!(s.inits, [(-1, -1)], "no epoch bump");
+    assert_eq!(p.producer_id(), Some((4242, 0)));
+    assert!(s.seen.iter().all(|b| b.epoch == 0), "{:?}", s.seen);
+    assert_eq!(
+        (s.seen[2].base_sequence, s.seen[2].code),
+        (2, ErrorCode::UnknownProducerId.code())
+    );
+    let stored: Vec<_> = s
+        .seen
+        .iter()
+        .filter(|b| b.code == 0)
+        .map(|b| b.base_sequence)
+        .collect();
+    assert_eq!(
+        stored,
+        [0, 1, 2, 3],
+        "the same batches again, same sequences"
+    );
 }

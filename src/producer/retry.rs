@@ -26,10 +26,19 @@ where
     /// gap in the log, and UNKNOWN_PRODUCER_ID means the broker lost the producer's state:
     /// both retry after an epoch bump (KIP-360), which numbers that partition from 0 again.
     /// A batch that fails for good leaves a gap for its successors: an epoch bump too.
+    ///
+    /// UNKNOWN_PRODUCER_ID with `log_start_offset` -1 (Produce v5+: the broker did not know
+    /// the partition's log start when it answered, the partition moving away meanwhile) is
+    /// retried as it is, without a bump, as the Java client does (`canRetry`): the answer
+    /// says nothing yet about the producer state, and a later one will. With a log start
+    /// offset the Java idempotent producer bumps whether or not the log was truncated past
+    /// its last acknowledged offset (only its transactional producer renumbers without a
+    /// bump then), and so does this one.
     pub(super) fn settle_batch(
         &mut self,
         si: usize,
         result: Result<Option<(i64, i64)>, DeliveryError>,
+        log_start_offset: Option<i64>,
     ) {
         let Err(error) = result else {
             self.finish_slot(si, result);
@@ -44,7 +53,9 @@ where
                     }
                     true
                 } else if idempotent && code == ErrorCode::UnknownProducerId {
-                    self.request_bump(si);
+                    if log_start_offset != Some(-1) {
+                        self.request_bump(si);
+                    }
                     true
                 } else {
                     code.is_retriable()

@@ -20,7 +20,8 @@
 //! - all of it within `request.timeout.ms`.
 //!
 //! A broker that stops answering half-way (overloaded, or gone) therefore costs at most
-//! [`CLOSE_QUIET_MS`] more; what it had not read by then may be lost, as with any `acks=0` producer.
+//! [`CLOSE_QUIET_MS`] more; what it had not read by then may be lost, as with any `acks=0`
+//! producer.
 
 use embedded_nal_async::{Dns, TcpConnect};
 
@@ -52,9 +53,9 @@ where
     /// Sends every batch and waits for the answers ([`flush`](Self::flush)), then closes
     /// every connection cleanly: with `acks=0`, after reading the answers a broker that
     /// answers anyway is still sending (at most `request.timeout.ms`, and only while it keeps
-    /// answering: see [`CLOSE_FIRST_ANSWER_MS`] and [`CLOSE_QUIET_MS`]), so that the connection ends with
-    /// a clean end of stream rather than a reset that would make the broker drop requests it
-    /// had not read yet.
+    /// answering: see [`CLOSE_FIRST_ANSWER_MS`] and [`CLOSE_QUIET_MS`]), so that the
+    /// connection ends with a clean end of stream rather than a reset that would make the
+    /// broker drop requests it had not read yet.
     ///
     /// Call it before the program exits or drops the producer. The producer stays usable: a
     /// later [`send`](Self::send) opens new connections. The summary is the flush's; if the

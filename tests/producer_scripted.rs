@@ -95,6 +95,9 @@ struct State {
     outbound: VecDeque<u8>,
     /// Answers to acks=0 Produce requests, held back until the next other response.
     held: Vec<u8>,
+    /// acks=0: answer at once (as Tansu), or never at all (as Kafka), instead of holding the
+    /// answers back.
+    acks0: Option<Acks0>,
     produce_max: i16,
     partitions: i32,
     /// Error code for every partition of every Produce response...
@@ -145,6 +148,13 @@ impl Drop for ScramProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How the broker answers acks=0 Produce requests (by default it holds the answers back).
+#[derive(Clone, Copy)]
+enum Acks0 {
+    AtOnce,
+    Never,
 }
 
 /// The broker's side of SASL, as Kafka's: mechanisms offered, PLAIN checked here, SCRAM by
@@ -463,11 +473,19 @@ fn answer(s: &mut State, frame: &[u8]) {
             };
             // Like Tansu: an answer even to acks=0, held back to arrive just before the next
             // response to something else.
-            respond(
-                s,
-                |out| r.encode_response(&ResponseHeader::new(id), out, version),
-                request.acks == 0,
-            );
+            match (request.acks, s.acks0) {
+                (0, Some(Acks0::Never)) => {}
+                (0, Some(Acks0::AtOnce)) => respond(
+                    s,
+                    |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                    false,
+                ),
+                (acks, _) => respond(
+                    s,
+                    |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                    acks == 0,
+                ),
+            }
         }
         ApiKey::InitProducerId => {
             let r = InitProducerIdResponse {
@@ -1362,4 +1380,48 @@ fn scram_without_a_random_source_is_a_configuration_error() {
         "{e:?}"
     );
     assert!(e.to_string().contains("with_sasl_rng"), "{e}");
+}
+
+/// `close` with acks=0: against a broker that answers anyway (Tansu) it reads every answer
+/// before closing; against one that never answers (Kafka) it waits only
+/// `CLOSE_FIRST_ANSWER_MS` for a first one. Either way the connection is closed and the
+/// producer can send again.
+#[test]
+fn close_reads_the_acks_0_answers_of_a_broker_that_sends_them_and_waits_little_for_kafka() {
+    use embedded_kafka::producer::CLOSE_FIRST_ANSWER_MS;
+    for mode in [Acks0::AtOnce, Acks0::Never] {
+        BACKOFFS.with(|b| b.borrow_mut().clear());
+        let broker = ScriptedBroker::new(11, 2);
+        broker.state.borrow_mut().acks0 = Some(mode);
+        let mut buffers = Buffers::new();
+        let mut p = producer(&broker, &SERVERS, Acks::None, &mut buffers);
+        for i in 0..5u8 {
+            block_on(p.send("readings", Record::new(&[i]))).expect("send");
+            block_on(p.flush()).expect("flush");
+        }
+        // Answers written at once were mostly drained as they came; the last is not yet.
+        let summary = block_on(p.close()).expect("close");
+        assert_eq!(summary.failed_batches, 0);
+        assert_eq!(p.connections(), 0, "closed");
+        let waited = BACKOFFS.with(|b| b.borrow().clone());
+        match mode {
+            Acks0::AtOnce => {
+                assert_eq!(
+                    p.stray_responses(),
+                    p.produce_requests(),
+                    "every answer read"
+                );
+                assert!(waited.is_empty(), "no wait once all are in: {waited:?}");
+            }
+            Acks0::Never => {
+                assert_eq!(p.stray_responses(), 0);
+                assert_eq!(waited, [CLOSE_FIRST_ANSWER_MS], "one short wait, then none");
+            }
+        }
+        // Usable again: a new connection.
+        let t = block_on(p.send("readings", Record::new(b"again"))).expect("send");
+        block_on(p.flush()).expect("flush");
+        assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
+        assert_eq!(broker.state.borrow().connections, 2);
+    }
 }

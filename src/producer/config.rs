@@ -115,8 +115,15 @@ pub const MAX_CLIENT_ID_LEN: usize = 255;
 ///     .batch_size(1024);
 /// assert_eq!(config.validate(), Ok(()));
 /// assert!(Config::new(&[]).validate().is_err());
+///
+/// let sasl = config
+///     .security_protocol(embedded_kafka::producer::SecurityProtocol::SaslPlaintext)
+///     .sasl(embedded_kafka::sasl::Mechanism::Plain, "sensor-7", "s3cret");
+/// assert!(!format!("{sasl:?}").contains("s3cret"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Its `Debug` output shows every setting but the SASL password.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Config<'a> {
     /// `bootstrap.servers` given as addresses.
     pub bootstrap_servers: &'a [SocketAddr],
@@ -155,6 +162,32 @@ pub struct Config<'a> {
     pub sasl_username: &'a str,
     /// The password (Kafka's `sasl.jaas.config` `password`).
     pub sasl_password: &'a str,
+}
+
+impl fmt::Debug for Config<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("bootstrap_hosts", &self.bootstrap_hosts)
+            .field("client_id", &self.client_id)
+            .field("acks", &self.acks)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("linger_ms", &self.linger_ms)
+            .field("batch_size", &self.batch_size)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("retries", &self.retries)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("retry_backoff_max_ms", &self.retry_backoff_max_ms)
+            .field("metadata_max_age_ms", &self.metadata_max_age_ms)
+            .field("delivery_timeout_ms", &self.delivery_timeout_ms)
+            .field("enable_idempotence", &self.enable_idempotence)
+            .field("security_protocol", &self.security_protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            // Logs and panics must not carry it.
+            .field("sasl_password", &"[hidden]")
+            .finish()
+    }
 }
 
 impl<'a> Config<'a> {

@@ -647,3 +647,11 @@ fn sasl_handshake_and_scram_against_tansu_fail_clearly() {
         );
     }
 }
+
+/// A producer over Tokio is `Send`: it can live in a task of a multi-threaded runtime (the
+/// SCRAM random source it borrows must be `Send` for that).
+#[test]
+fn a_tokio_producer_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<TestProducer<'static>>();
+}

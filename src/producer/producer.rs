@@ -97,7 +97,7 @@ pub struct Producer<
     /// the record being sent, if keyless, asks it again.
     pub(super) repick: bool,
     /// The random source of SCRAM nonces ([`with_sasl_rng`](Self::with_sasl_rng)).
-    pub(super) sasl_rng: Option<&'a mut dyn rand_core::RngCore>,
+    pub(super) sasl_rng: Option<&'a mut (dyn rand_core::RngCore + Send)>,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -267,9 +267,10 @@ where
     /// its nonce is not ours). On a board, the chip's hardware RNG (most HALs implement
     /// `rand_core::RngCore` for it); on a host, the operating system's (`rand::rngs::OsRng`,
     /// or `getrandom` behind a small `RngCore`). Borrowed, not owned: the caller keeps it,
-    /// and no heap is needed. PLAIN needs none.
+    /// and no heap is needed. `Send`, so that the producer stays `Send` (a task of a
+    /// multi-threaded runtime). PLAIN needs none.
     #[must_use]
-    pub fn with_sasl_rng(mut self, rng: &'a mut dyn rand_core::RngCore) -> Self {
+    pub fn with_sasl_rng(mut self, rng: &'a mut (dyn rand_core::RngCore + Send)) -> Self {
         self.sasl_rng = Some(rng);
         self
     }

@@ -18,6 +18,7 @@ use super::{Clock, ConfigError, Delay, Error};
 use crate::partition::Partitioner;
 use crate::protocol::{
     ApiKey, ErrorCode, Request, SaslAuthenticateRequest, SaslHandshakeRequest, VersionError,
+    VersionRange,
 };
 use crate::sasl::{Mechanism, SaslError};
 
@@ -44,11 +45,19 @@ where
         let mechanism = self.config.sasl_mechanism;
         let handshake = self.version(ci, ApiKey::SaslHandshake)?;
         if handshake < 1 {
-            // v0 carries the SASL tokens raw, outside Kafka's framing: not spoken here.
+            // v0 carries the SASL tokens raw, outside Kafka's framing (brokers before 1.0):
+            // not spoken here.
+            let broker = self
+                .conns
+                .get(ci)
+                .and_then(Option::as_ref)
+                .and_then(|c| c.versions.as_ref())
+                .and_then(|v| v.broker_range(ApiKey::SaslHandshake))
+                .unwrap_or(VersionRange::new(0, 0));
             return Err(Error::Version(VersionError::NoCommonVersion {
                 api: ApiKey::SaslHandshake,
-                ours: crate::protocol::VersionRange::new(1, 1),
-                broker: crate::protocol::VersionRange::new(0, 0),
+                ours: VersionRange::new(1, 1),
+                broker,
             }));
         }
         let request = SaslHandshakeRequest {

@@ -16,7 +16,8 @@
 //! - a connection on which no `acks=0` answer ever came waits at most
 //!   [`CLOSE_FIRST_ANSWER_MS`] for a first one: against Kafka, `close` costs that much, once;
 //! - once the broker answers, the producer keeps reading while answers keep coming, each
-//!   within [`CLOSE_QUIET_MS`] of the one before, and stops as soon as every request is answered;
+//!   within [`CLOSE_QUIET_MS`] of the one before, and stops as soon as every request is
+//!   answered;
 //! - all of it within `request.timeout.ms`.
 //!
 //! A broker that stops answering half-way (overloaded, or gone) therefore costs at most
@@ -62,7 +63,8 @@ where
     /// flush fails, the connections are closed all the same and its error returned.
     pub async fn close(&mut self) -> Res<'a, FlushSummary, C> {
         let flushed = self.flush().await;
-        if flushed.is_ok() && self.config.acks == super::Acks::None {
+        // Also after a failed flush: what was written is not to be lost to a reset.
+        if self.config.acks == super::Acks::None {
             self.settle_strays().await;
         }
         for ci in 0..L {

@@ -92,10 +92,10 @@ where
     /// Retriable failures (a partition's retriable error code, a lost connection, a timeout,
     /// an epoch bump that could not be made) are retried as `retries`, `retry.backoff.ms` and
     /// `delivery.timeout.ms` allow, within this call. An `Err` means something failed for
-    /// good (the first such failure is returned): the batches it concerned are reported failed
-    /// ([`NoResponse`](super::DeliveryError::NoResponse) if they were written,
-    /// [`NotSent`](super::DeliveryError::NotSent) if
-    /// not), and the others were still sent and answered before it returned.
+    /// good (the first such failure is returned): the batches it concerned are reported
+    /// failed ([`NoResponse`](super::DeliveryError::NoResponse) if they were written,
+    /// [`NotSent`](super::DeliveryError::NotSent) if not), and the others were still sent and
+    /// answered before it returned.
     pub async fn flush(&mut self) -> Res<'a, FlushSummary, C> {
         for si in 0..B {
             self.seal(si);

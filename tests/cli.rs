@@ -32,6 +32,9 @@ fn features() -> Vec<&'static str> {
     if cfg!(feature = "producer") {
         f.push("producer");
     }
+    if cfg!(feature = "scram") {
+        f.push("scram");
+    }
     f.push("tokio");
     f
 }
@@ -488,4 +491,44 @@ fn a_hostile_broker_fails_the_run_saying_what_it_did() {
         "the CLI against a hostile broker:\n  {}",
         table.join("\n  ")
     );
+}
+
+/// `security.protocol=SASL_PLAINTEXT` with `sasl.*` reaches the broker: against Tansu with
+/// `--authentication` (SCRAM offered, no user can log in with memory storage: `BROKER.md`) the
+/// login is refused with the broker's SCRAM error, named, and the run fails (exit status 1);
+/// the password is never printed.
+#[test]
+fn sasl_properties_reach_the_broker() {
+    let broker = Broker::start_with(&common::broker::Options {
+        args: vec!["--authentication".to_owned()],
+        ..Default::default()
+    });
+    let bootstrap = broker.bootstrap();
+    let scram = cfg!(feature = "scram");
+    let mechanism = if scram { "SCRAM-SHA-256" } else { "PLAIN" };
+    let out = run(&[
+        "--bootstrap",
+        &bootstrap,
+        "--messages",
+        "3",
+        "-X",
+        "security.protocol=SASL_PLAINTEXT",
+        "-X",
+        &format!("sasl.mechanism={mechanism}"),
+        "-X",
+        "sasl.username=alice",
+        "-X",
+        "sasl.password=not-printed-anywhere",
+    ]);
+    let err = stderr(&out);
+    let all = format!("{}{err}", String::from_utf8_lossy(&out.stdout));
+    println!("{err}");
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("not-printed-anywhere"), "{all}");
+    if scram {
+        assert!(
+            err.contains("SCRAM-SHA-256") && err.contains("e=unknown-user"),
+            "{err}"
+        );
+    }
 }

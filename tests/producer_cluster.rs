@@ -147,6 +147,13 @@ struct State {
     /// (producer id, epoch) each InitProducerId asked with.
     inits: Vec<(i64, i16)>,
     epoch: i16,
+    /// Error codes to answer the next InitProducerId requests with.
+    init_errors: VecDeque<i16>,
+    /// Producer ids given out so far (the first is 4242, each new one the next).
+    ids_given: i64,
+    /// Answer the next this many refused batches with log_start_offset -1 (the broker did
+    /// not know it); else 0.
+    log_start_unknown: u32,
 }
 
 struct ScriptedCluster {
@@ -372,13 +379,26 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
         ApiKey::InitProducerId => {
             let (_, request) = InitProducerIdRequest::decode_request(&frame[4..]).expect("init");
             s.inits.push((request.producer_id, request.producer_epoch));
-            if request.producer_id >= 0 {
-                s.epoch += 1;
-            }
-            let r = InitProducerIdResponse {
-                producer_id: 4242,
-                producer_epoch: s.epoch,
-                ..Default::default()
+            let r = if let Some(code) = s.init_errors.pop_front() {
+                InitProducerIdResponse {
+                    error_code: code,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    ..Default::default()
+                }
+            } else {
+                if request.producer_id >= 0 {
+                    s.epoch += 1;
+                } else {
+                    // A new producer id, epoch 0.
+                    s.ids_given += 1;
+                    s.epoch = 0;
+                }
+                InitProducerIdResponse {
+                    producer_id: 4241 + s.ids_given,
+                    producer_epoch: s.epoch,
+                    ..Default::default()
+                }
             };
             respond(s, link, |out| {
                 r.encode_response(&rh, out, version).expect("fits")
@@ -433,6 +453,12 @@ fn answer(s: &mut State, link: usize, node: i32, frame: &[u8]) {
                         error_code: code,
                         base_offset: if code == 0 { base } else { -1 },
                         log_append_time_ms: -1,
+                        log_start_offset: if code != 0 && s.log_start_unknown > 0 {
+                            s.log_start_unknown -= 1;
+                            -1
+                        } else {
+                            0
+                        },
                         ..Default::default()
                     });
                 }
@@ -977,5 +1003,147 @@ fn an_epoch_bump_leaves_other_partitions_sequences_so_a_lost_answer_is_still_a_d
             (0, 1, 0),
             (0, 1, ErrorCode::DuplicateSequenceNumber.code())
         ]
+    );
+}
+
+/// A batch that fails for good bumps the epoch; a broker that refuses the bump (a restarted
+/// one that lost the producer states: Tansu answers UNKNOWN_SERVER_ERROR) is asked for a new
+/// producer id instead. When that is refused too, the batches waiting for the bump fail
+/// (never sent: `NotSent`), the flush says why, and no record is left pending after it; the
+/// next flush bumps and delivers.
+#[test]
+fn a_refused_epoch_bump_takes_a_new_producer_id_and_no_flush_leaves_a_record_pending() {
+    for refusals in [1, 2] {
+        let cluster = ScriptedCluster::new(2, &[1, 1]);
+        let mut buffers = Bufs::new();
+        let mut p = single(
+            &cluster,
+            config(&[BROKER_1])
+                .enable_idempotence(true)
+                .max_in_flight(1)
+                .linger_ms(60_000),
+            &mut buffers,
+        );
+        // One record per batch (256-byte batches).
+        let big = |i: usize| {
+            let mut v = value(i);
+            v.resize(150, b'.');
+            v
+        };
+        let (a, a2, b) = (big(0), big(1), big(100));
+        {
+            let mut s = cluster.state.borrow_mut();
+            s.script
+                .insert(0, [ErrorCode::MessageTooLarge.code()].into());
+        }
+        let ta = block_on(p.send("t", Record::new(&a).partition(0))).expect("send");
+        // `a` does not fit: its batch is sealed and sent (the window of 1 is then full).
+        let ta2 = block_on(p.send("t", Record::new(&a2).partition(0))).expect("send");
+        let tb = block_on(p.send("t", Record::new(&b).partition(1))).expect("send");
+        cluster.state.borrow_mut().init_errors =
+            vec![ErrorCode::UnknownServerError.code(); refusals].into();
+        // The flush reads `a`'s answer (failed for good: a gap, so a bump) before `a2` and `b`
+        // may go.
+        let flushed = block_on(p.flush());
+        for t in [&ta, &ta2, &tb] {
+            assert!(
+                !matches!(p.delivery(t), DeliveryStatus::Pending),
+                "{refusals} refusals: a record of partition {} pending after the flush",
+                t.partition
+            );
+        }
+        assert_eq!(
+            p.delivery(&ta),
+            DeliveryStatus::Failed(DeliveryError::Broker {
+                code: ErrorCode::MessageTooLarge,
+                partition: 0
+            })
+        );
+        let inits = cluster.state.borrow().inits.clone();
+        if refusals == 1 {
+            // Bump refused, a new producer id given: the batches waiting go (partition 0's
+            // numbered from 0 under it).
+            let summary = flushed.expect("a failed batch is an outcome, not a flush error");
+            assert_eq!(summary.failed_batches, 1, "{summary:?}");
+            assert!(matches!(p.delivery(&ta2), DeliveryStatus::Delivered(_)));
+            assert!(matches!(p.delivery(&tb), DeliveryStatus::Delivered(_)));
+            assert_eq!(inits, [(-1, -1), (4242, 0), (-1, -1)]);
+            assert_eq!(p.producer_id(), Some((4243, 0)));
+            assert_eq!(cluster.log(0), vec![a2.clone()]);
+            assert_eq!(cluster.log(1), vec![b.clone()]);
+        } else {
+            let e = flushed.expect_err("no producer id could be had");
+            let text = e.to_string();
+            assert!(
+                text.contains("InitProducerId") && text.contains("UNKNOWN_SERVER_ERROR"),
+                "{text}"
+            );
+            for (t, partition) in [(&ta2, 0), (&tb, 1)] {
+                assert_eq!(
+                    p.delivery(t),
+                    DeliveryStatus::Failed(DeliveryError::NotSent { partition })
+                );
+            }
+            assert!(cluster.log(0).is_empty() && cluster.log(1).is_empty());
+        }
+        // Later records are delivered.
+        let (c, d) = (big(2), big(101));
+        let tc = block_on(p.send("t", Record::new(&c).partition(0))).expect("send");
+        let td = block_on(p.send("t", Record::new(&d).partition(1))).expect("send");
+        block_on(p.flush()).expect("the bump is made if due, then the records go");
+        assert!(matches!(p.delivery(&tc), DeliveryStatus::Delivered(_)));
+        assert!(matches!(p.delivery(&td), DeliveryStatus::Delivered(_)));
+        assert_eq!(cluster.log(0).last(), Some(&c), "{refusals} refusals");
+        assert_eq!(cluster.log(1).last(), Some(&d), "{refusals} refusals");
+        if refusals == 2 {
+            assert_eq!(p.producer_id(), Some((4242, 1)), "bumped at last");
+        }
+    }
+}
+
+/// UNKNOWN_PRODUCER_ID whose answer does not know the log start offset (-1: the partition
+/// moved away while the broker answered) is retried as it is, without an epoch bump, as the
+/// Java client does; with a log start offset it bumps (the test above).
+#[test]
+fn unknown_producer_id_without_a_log_start_offset_is_retried_without_a_bump() {
+    let cluster = ScriptedCluster::new(1, &[1]);
+    let mut buffers = Bufs::new();
+    let mut p = single(
+        &cluster,
+        config(&[BROKER_1]).enable_idempotence(true),
+        &mut buffers,
+    );
+    send_each(&mut p, 0, 0..2);
+    block_on(p.flush()).expect("flush");
+    {
+        let mut s = cluster.state.borrow_mut();
+        s.script
+            .insert(0, [ErrorCode::UnknownProducerId.code()].into());
+        s.log_start_unknown = 1;
+    }
+    send_each(&mut p, 0, 2..4);
+    let summary = block_on(p.flush()).expect("flush");
+    assert_eq!(summary.failed_batches, 0, "{summary:?}");
+    // The refused batch, and the one in flight behind it (OUT_OF_ORDER_SEQUENCE_NUMBER).
+    assert_eq!(summary.retries, 2, "{summary:?}");
+    assert_eq!(cluster.log(0), values(0..4));
+    let s = cluster.state.borrow();
+    assert_eq!(s.inits, [(-1, -1)], "no epoch bump");
+    assert_eq!(p.producer_id(), Some((4242, 0)));
+    assert!(s.seen.iter().all(|b| b.epoch == 0), "{:?}", s.seen);
+    assert_eq!(
+        (s.seen[2].base_sequence, s.seen[2].code),
+        (2, ErrorCode::UnknownProducerId.code())
+    );
+    let stored: Vec<_> = s
+        .seen
+        .iter()
+        .filter(|b| b.code == 0)
+        .map(|b| b.base_sequence)
+        .collect();
+    assert_eq!(
+        stored,
+        [0, 1, 2, 3],
+        "the same batches again, same sequences"
     );
 }

@@ -21,9 +21,6 @@
 //!   batches given up on fail with a typed error and the later ones are delivered.
 //!
 //! Each test prints what it proved. No timed asserts: waits are only for things to arrive.
-//! Two tests are `#[ignore]`d with the producer bug they show (round-robin skipping a
-//! partition when a batch fills; an idempotent producer stuck on OUT_OF_ORDER_SEQUENCE_NUMBER
-//! after a batch failed): run them with `--include-ignored`.
 
 mod common;
 
@@ -300,15 +297,12 @@ fn round_robin_puts_keyless_records_on_partitions_in_turn() {
     );
 }
 
-/// A record that does not fit its partition's full batch makes `send` seal that batch, flush,
-/// and ask the partitioner again: round-robin then advances once more, so that partition is
-/// skipped (the record lands on the next one) every time a batch fills. Kafka's Java client
-/// had the same bug (KAFKA-9965, fixed in 3.8: the partitioner repeats its answer after the
-/// producer aborts for a new batch).
+/// A record that does not fit its partition's full batch makes `send` seal that batch and send
+/// it; the record then goes to the partition already chosen for it. Asking the partitioner
+/// again there (as Kafka's Java client does, KAFKA-9965, fixed for its round-robin partitioner
+/// only in 3.9, KAFKA-17632) makes round-robin skip a partition at every batch closing; here
+/// only a partitioner that moved on when the batch closed (sticky) is asked again.
 #[test]
-#[ignore = "bug: send re-asks the partitioner after sealing a full batch, so round-robin skips \
-            a partition at every batch closing (KAFKA-9965); fix in the producer (re-ask only \
-            a partitioner that wants to move, e.g. sticky), then un-ignore"]
 fn round_robin_stays_in_turn_when_batches_fill() {
     let broker = Broker::shared();
     let topic = "e2e-round-robin-full";
@@ -1477,11 +1471,14 @@ fn restart_run(idempotent: bool, death: Death) {
                     delivered.push((*i, d.partition, d.offset));
                 }
                 DeliveryStatus::Failed(e) => {
-                    // Typed: the broker's code, or no response (the record may be stored).
+                    // Typed: the broker's code, no response (the record may be stored), or never
+                    // sent (the broker could not be reached; not stored).
                     assert!(
                         matches!(
                             e,
-                            DeliveryError::Broker { .. } | DeliveryError::NoResponse { .. }
+                            DeliveryError::Broker { .. }
+                                | DeliveryError::NoResponse { .. }
+                                | DeliveryError::NotSent { .. }
                         ),
                         "record {i}: {e:?}"
                     );
@@ -1614,13 +1611,12 @@ fn broker_down_until_batches_fail_they_are_typed_and_later_records_delivered() {
 }
 
 /// With idempotence, a batch that failed for good leaves a gap in its partition's sequence
-/// numbers: every later batch of that partition is answered OUT_OF_ORDER_SEQUENCE_NUMBER (45)
-/// and fails too, for as long as the producer lives. Kafka's Java client bumps the epoch (or
-/// takes a new producer id) and restarts the sequences at 0 (KIP-360).
+/// numbers: as Kafka's Java client (KIP-360), the producer bumps its epoch and numbers that
+/// partition from 0 again, so the later records are delivered. The restarted Tansu has lost
+/// its producer states and refuses the bump (UNKNOWN_SERVER_ERROR): the producer then takes a
+/// new producer id. While the broker is down the bump cannot be made: the batches waiting for
+/// it back off and fail within `retries`, and no flush returns with a record still pending.
 #[test]
-#[ignore = "bug: after an idempotent batch fails for good, every later batch of its partition \
-            fails with OUT_OF_ORDER_SEQUENCE_NUMBER (45) forever: no epoch bump / new producer \
-            id with sequences reset (KIP-360); un-ignore when the producer recovers"]
 fn broker_down_until_batches_fail_idempotent_later_records_delivered() {
     restart_run(true, Death::GiveUp);
 }

@@ -4,6 +4,8 @@
 //! per read, `acks=0` answers arriving right before the response to another request, and
 //! partition errors reported with Kafka's name.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,15 +17,17 @@ use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_kafka::partition::{Murmur2, RoundRobin, partition_for_key};
 use embedded_kafka::producer::{
     Acks, Buffers, Clock, Config, Delay, DeliveryError, DeliveryStatus, Error, Producer, Record,
-    ValueError,
+    SecurityProtocol, ValueError,
 };
 use embedded_kafka::protocol::{
     ApiKey, ApiVersion, ApiVersionsResponse, Array, ErrorCode, InitProducerIdResponse,
     MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
     MetadataResponseTopic, PartitionProduceResponse, ProduceRequest, ProduceResponse, Request,
-    Response, ResponseHeader, TopicProduceResponse, decode_request_header,
+    Response, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse, TopicProduceResponse, decode_request_header,
 };
 use embedded_kafka::record::{Header, RecordBatch};
+use embedded_kafka::sasl::Mechanism;
 use embedded_kafka::wire::Status;
 use embedded_nal_async::TcpConnect;
 
@@ -91,6 +95,9 @@ struct State {
     outbound: VecDeque<u8>,
     /// Answers to acks=0 Produce requests, held back until the next other response.
     held: Vec<u8>,
+    /// acks=0: answer at once (as Tansu), or never at all (as Kafka), instead of holding the
+    /// answers back.
+    acks0: Option<Acks0>,
     produce_max: i16,
     partitions: i32,
     /// Error code for every partition of every Produce response...
@@ -123,6 +130,54 @@ struct State {
     next_offset: Vec<i64>,
     /// Produce requests seen: (version, acks, records per partition).
     produced: Vec<Produced>,
+    /// SASL, when the broker requires it.
+    sasl: Option<SaslServer>,
+    /// The highest SaslAuthenticate version offered (0 to 2).
+    sasl_authenticate_max: i16,
+}
+
+/// `tests/python/scram_server.py` running one exchange; reaped when dropped.
+struct ScramProcess {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for ScramProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the broker answers acks=0 Produce requests (by default it holds the answers back).
+#[derive(Clone, Copy)]
+enum Acks0 {
+    AtOnce,
+    Never,
+}
+
+/// The broker's side of SASL, as Kafka's: mechanisms offered, PLAIN checked here, SCRAM by
+/// `tests/python/scram_server.py` (Python's hashlib and hmac: crypto no one here wrote).
+#[derive(Default)]
+struct SaslServer {
+    /// What SaslHandshake offers.
+    offered: Vec<&'static str>,
+    /// The one user and password.
+    user: &'static str,
+    password: &'static str,
+    /// The mechanism the current connection's handshake chose.
+    chosen: Option<String>,
+    /// The SCRAM server of the current exchange.
+    scram: Option<ScramProcess>,
+    /// Whether the current connection has authenticated.
+    authenticated: bool,
+    /// Connections that authenticated.
+    logins: u32,
+    /// Requests other than ApiVersions and SASL that came before authentication.
+    unauthenticated: Vec<ApiKey>,
+    /// The steps seen, in order: `handshake MECH`, `authenticate`, then the next API.
+    steps: Vec<String>,
 }
 
 struct ScriptedBroker {
@@ -203,6 +258,11 @@ impl TcpConnect for ScriptedBroker {
         s.inbound.clear();
         s.outbound.clear();
         s.held.clear();
+        if let Some(sasl) = s.sasl.as_mut() {
+            sasl.authenticated = false;
+            sasl.chosen = None;
+            sasl.scram = None;
+        }
         Ok(Conn(self, s.connections))
     }
 }
@@ -227,9 +287,25 @@ fn respond(
 fn answer(s: &mut State, frame: &[u8]) {
     let (_, header) = decode_request_header(&frame[4..]).expect("a request header");
     let (id, version) = (header.correlation_id, header.request_api_version);
-    match ApiKey::from_key(header.request_api_key) {
+    let api = ApiKey::from_key(header.request_api_key);
+    if let Some(sasl) = s.sasl.as_mut()
+        && !matches!(
+            api,
+            ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+        )
+    {
+        if !sasl.authenticated {
+            sasl.unauthenticated.push(api);
+        }
+        if sasl.steps.last().is_some_and(|l| l == "authenticated") {
+            sasl.steps.push(format!("{api:?}"));
+        }
+    }
+    match api {
+        ApiKey::SaslHandshake => answer_sasl_handshake(s, frame, id, version),
+        ApiKey::SaslAuthenticate => answer_sasl_authenticate(s, frame, id, version),
         ApiKey::ApiVersions => {
-            let keys = [
+            let mut keys = vec![
                 ApiVersion {
                     api_key: 0,
                     min_version: 0,
@@ -255,8 +331,18 @@ fn answer(s: &mut State, frame: &[u8]) {
                     ..Default::default()
                 },
             ];
+            if s.sasl.is_some() {
+                for (api_key, max_version) in [(17, 1), (36, s.sasl_authenticate_max)] {
+                    keys.push(ApiVersion {
+                        api_key,
+                        min_version: 0,
+                        max_version,
+                        ..Default::default()
+                    });
+                }
+            }
             let r = ApiVersionsResponse {
-                api_keys: Array::from(&keys),
+                api_keys: Array::from(&keys[..]),
                 ..Default::default()
             };
             respond(
@@ -387,11 +473,19 @@ fn answer(s: &mut State, frame: &[u8]) {
             };
             // Like Tansu: an answer even to acks=0, held back to arrive just before the next
             // response to something else.
-            respond(
-                s,
-                |out| r.encode_response(&ResponseHeader::new(id), out, version),
-                request.acks == 0,
-            );
+            match (request.acks, s.acks0) {
+                (0, Some(Acks0::Never)) => {}
+                (0, Some(Acks0::AtOnce)) => respond(
+                    s,
+                    |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                    false,
+                ),
+                (acks, _) => respond(
+                    s,
+                    |out| r.encode_response(&ResponseHeader::new(id), out, version),
+                    acks == 0,
+                ),
+            }
         }
         ApiKey::InitProducerId => {
             let r = InitProducerIdResponse {
@@ -802,9 +896,10 @@ fn produce_goes_to_the_leader_by_its_advertised_name_resolved_with_dns() {
     let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
     let e = block_on(p.flush()).expect_err("no route to the leader");
     assert!(matches!(e, Error::UnresolvedLeader { node_id: 0 }), "{e:?}");
+    // Never written to a broker: not stored, and said so.
     assert_eq!(
         p.delivery(&t),
-        DeliveryStatus::Failed(DeliveryError::NoResponse {
+        DeliveryStatus::Failed(DeliveryError::NotSent {
             partition: t.partition
         })
     );
@@ -920,4 +1015,413 @@ fn configuration_is_checked_up_front() {
     assert!(Config::new(&SERVERS).max_in_flight(0).validate().is_err());
     assert!(Config::new(&SERVERS).max_in_flight(5).validate().is_ok());
     assert!(Config::new(&SERVERS).max_in_flight(6).validate().is_err());
+}
+
+/// KAFKA-9965: a partitioner that does not move on when a batch closes (round-robin, random,
+/// a caller's own) is asked once per keyless record, also when the record does not fit its
+/// partition's full batch (the batch is sent and the record starts a new one there). A
+/// sticky one (its `on_batch_closed` says it moved) is asked again then, and the record
+/// follows it.
+#[test]
+fn the_partitioner_is_asked_once_per_record_even_when_batches_fill() {
+    use std::cell::Cell;
+    use std::num::NonZeroU32;
+
+    // Round-robin by the number of calls: one call per record keeps every record in turn.
+    let calls = Cell::new(0u32);
+    let counting = |_: &str, _: Option<&[u8]>, n: NonZeroU32| {
+        calls.set(calls.get() + 1);
+        (calls.get() - 1) % n
+    };
+    let broker = ScriptedBroker::new(11, 3);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).batch_size(512).linger_ms(60_000);
+    let mut p = Producer::<_, _, _, _, 2, 4, 32>::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        counting,
+        config,
+        &mut buffers,
+    )
+    .expect("valid");
+    let value = [b'v'; 100];
+    let mut partitions = Vec::new();
+    for _ in 0..30 {
+        let t = block_on(p.send("readings", Record::new(&value))).expect("send");
+        partitions.push(t.partition);
+    }
+    block_on(p.flush()).expect("flush");
+    assert_eq!(calls.get(), 30, "asked once per record");
+    let in_turn: Vec<u32> = (0..30).map(|i| i % 3).collect();
+    assert_eq!(partitions, in_turn);
+    let s = broker.state.borrow();
+    assert!(
+        s.batches.len() > 6,
+        "batches filled and closed while records came: {}",
+        s.batches.len()
+    );
+}
+
+// SASL: a scripted broker that requires it (Kafka's behaviour: SaslHandshake names the
+// mechanism, UNSUPPORTED_SASL_MECHANISM lists the broker's; a failed login is answered
+// SASL_AUTHENTICATION_FAILED with Kafka's message).
+
+const KAFKA_PLAIN_FAILED: &str = "Authentication failed: Invalid username or password";
+
+fn answer_sasl_handshake(s: &mut State, frame: &[u8], id: i32, version: i16) {
+    let (_, request) = SaslHandshakeRequest::decode_request(&frame[4..]).expect("handshake");
+    let sasl = s.sasl.as_mut().expect("a SASL broker");
+    sasl.steps.push(format!("handshake {}", request.mechanism));
+    let offered = sasl.offered.clone();
+    let code = if offered.contains(&request.mechanism) {
+        sasl.chosen = Some(request.mechanism.to_owned());
+        0
+    } else {
+        ErrorCode::UnsupportedSaslMechanism.code()
+    };
+    let r = SaslHandshakeResponse {
+        error_code: code,
+        mechanisms: Array::from(&offered[..]),
+    };
+    respond(
+        s,
+        |out| r.encode_response(&ResponseHeader::new(id), out, version),
+        false,
+    );
+}
+
+fn answer_sasl_authenticate(s: &mut State, frame: &[u8], id: i32, version: i16) {
+    use std::io::{BufRead, Write as _};
+    let (_, request) = SaslAuthenticateRequest::decode_request(&frame[4..]).expect("authenticate");
+    let sasl = s.sasl.as_mut().expect("a SASL broker");
+    sasl.steps.push("authenticate".to_owned());
+    let chosen = sasl.chosen.clone().expect("a handshake first");
+    let fail = |message: String| {
+        (
+            ErrorCode::SaslAuthenticationFailed.code(),
+            Some(message),
+            Vec::new(),
+        )
+    };
+    let (code, message, bytes) = if chosen == "PLAIN" {
+        let parts: Vec<&[u8]> = request.auth_bytes.split(|&b| b == 0).collect();
+        if parts == [&b""[..], sasl.user.as_bytes(), sasl.password.as_bytes()] {
+            sasl.authenticated = true;
+            (0, None, Vec::new())
+        } else {
+            fail(KAFKA_PLAIN_FAILED.to_owned())
+        }
+    } else {
+        let ScramProcess { stdin, stdout, .. } = match sasl.scram.as_mut() {
+            Some(server) => server,
+            None => {
+                // A new exchange: a fresh server process with a fixed salt and nonce suffix.
+                let hash = if chosen == "SCRAM-SHA-512" {
+                    "sha512"
+                } else {
+                    "sha256"
+                };
+                let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/python/scram_server.py");
+                let mut child = std::process::Command::new(common::python())
+                    .arg(script)
+                    .args([
+                        hash,
+                        sasl.user,
+                        sasl.password,
+                        "5a4c7e1f00ff9b2d",
+                        "4096",
+                        "%srv-nonce",
+                    ])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("python scram_server.py");
+                let stdin = child.stdin.take().expect("stdin");
+                let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+                sasl.scram.insert(ScramProcess {
+                    child,
+                    stdin,
+                    stdout,
+                })
+            }
+        };
+        stdin.write_all(request.auth_bytes).expect("to the server");
+        stdin.write_all(b"\n").expect("to the server");
+        stdin.flush().expect("to the server");
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("from the server");
+        let line = line.trim_end().to_owned();
+        if line.starts_with("e=") {
+            // Kafka turns the server's `e=` into SASL_AUTHENTICATION_FAILED with its message.
+            sasl.scram = None;
+            fail(format!(
+                "Authentication failed during authentication due to invalid credentials with SASL mechanism {chosen}"
+            ))
+        } else {
+            if line.starts_with("v=") {
+                sasl.scram = None;
+                sasl.authenticated = true;
+            }
+            (0, None, line.into_bytes())
+        }
+    };
+    if code == 0 && sasl.authenticated {
+        sasl.logins += 1;
+        sasl.steps.push("authenticated".to_owned());
+    }
+    let r = SaslAuthenticateResponse {
+        error_code: code,
+        error_message: message.as_deref(),
+        auth_bytes: &bytes,
+        session_lifetime_ms: 0,
+        ..Default::default()
+    };
+    respond(
+        s,
+        |out| r.encode_response(&ResponseHeader::new(id), out, version),
+        false,
+    );
+}
+
+/// A broker requiring SASL with these mechanisms, for user `alice` with password `wonderland`.
+fn sasl_broker(offered: &[&'static str], authenticate_max: i16) -> ScriptedBroker {
+    let broker = ScriptedBroker::new(11, 1);
+    {
+        let mut s = broker.state.borrow_mut();
+        s.sasl = Some(SaslServer {
+            offered: offered.to_vec(),
+            user: "alice",
+            password: "wonderland",
+            ..SaslServer::default()
+        });
+        s.sasl_authenticate_max = authenticate_max;
+    }
+    broker
+}
+
+type SaslProducer<'a> =
+    Producer<'a, ScriptedBroker, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 32>;
+
+fn sasl_producer<'a>(
+    broker: &'a ScriptedBroker,
+    mechanism: Mechanism,
+    password: &'a str,
+    buffers: &'a mut Buffers<2048, 512, 512, 4>,
+    rng: &'a mut common::XorShift64,
+) -> SaslProducer<'a> {
+    let config = Config::new(&SERVERS)
+        .batch_size(512)
+        .security_protocol(SecurityProtocol::SaslPlaintext)
+        .sasl(mechanism, "alice", password);
+    Producer::new(
+        broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        buffers,
+    )
+    .expect("valid configuration")
+    .with_sasl_rng(rng)
+}
+
+/// Logs in with `mechanism` (every SaslAuthenticate version), sends, reconnects (a new
+/// connection logs in again), and nothing but ApiVersions and SASL comes before the login.
+fn logs_in_and_delivers(mechanism: Mechanism, offered: &[&'static str]) {
+    for authenticate_max in 0..=2 {
+        let broker = sasl_broker(offered, authenticate_max);
+        let mut buffers = Buffers::new();
+        let mut rng = common::XorShift64::new(17);
+        let mut p = sasl_producer(&broker, mechanism, "wonderland", &mut buffers, &mut rng);
+        let t = block_on(p.send("readings", Record::new(b"v"))).expect("send");
+        block_on(p.flush()).expect("flush");
+        assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
+        p.disconnect();
+        let t = block_on(p.send("readings", Record::new(b"w"))).expect("send");
+        let _ = block_on(p.wait(&t)).expect("wait").expect("delivered");
+        let s = broker.state.borrow();
+        let sasl = s.sasl.as_ref().expect("sasl");
+        assert_eq!(
+            sasl.logins,
+            2,
+            "{}: each connection logs in",
+            mechanism.name()
+        );
+        assert!(
+            sasl.unauthenticated.is_empty(),
+            "{:?}",
+            sasl.unauthenticated
+        );
+        let steps = if mechanism == Mechanism::Plain { 1 } else { 2 };
+        let mut expected = vec![format!("handshake {}", mechanism.name())];
+        expected.extend(std::iter::repeat_n("authenticate".to_owned(), steps));
+        expected.extend(["authenticated".to_owned(), "Metadata".to_owned()]);
+        assert_eq!(
+            sasl.steps[..expected.len()],
+            expected[..],
+            "SaslAuthenticate v{authenticate_max}"
+        );
+    }
+}
+
+#[test]
+fn plain_logs_in_on_every_connection_before_anything_else() {
+    logs_in_and_delivers(Mechanism::Plain, &["PLAIN", "SCRAM-SHA-256"]);
+}
+
+#[cfg(feature = "scram")]
+#[test]
+fn scram_sha_256_and_512_log_in_against_an_independent_server() {
+    logs_in_and_delivers(Mechanism::ScramSha256, &["SCRAM-SHA-256"]);
+    logs_in_and_delivers(Mechanism::ScramSha512, &["SCRAM-SHA-512", "PLAIN"]);
+}
+
+/// The login failures are typed, final, and say which broker, which mechanism and what
+/// Kafka said.
+#[test]
+fn a_wrong_password_or_mechanism_is_a_clear_final_error() {
+    let mut cases = vec![(Mechanism::Plain, vec!["PLAIN"])];
+    if cfg!(feature = "scram") {
+        cases.push((Mechanism::ScramSha256, vec!["SCRAM-SHA-256"]));
+        cases.push((Mechanism::ScramSha512, vec!["SCRAM-SHA-512"]));
+    }
+    for (mechanism, offered) in cases {
+        let broker = sasl_broker(&offered, 2);
+        let mut buffers = Buffers::new();
+        let mut rng = common::XorShift64::new(5);
+        let mut p = sasl_producer(&broker, mechanism, "looking-glass", &mut buffers, &mut rng);
+        let e = block_on(p.send("readings", Record::new(b"v"))).expect_err("refused");
+        let Error::SaslAuthentication {
+            broker: addr,
+            mechanism: m,
+            code,
+            message,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            (*addr, *m, *code),
+            (SERVERS[0], mechanism, ErrorCode::SaslAuthenticationFailed)
+        );
+        assert!(
+            message.as_str().starts_with("Authentication failed"),
+            "{message}"
+        );
+        assert!(!e.is_retriable(), "a refused login is final");
+        let text = e.to_string();
+        assert!(
+            text.contains("SASL_AUTHENTICATION_FAILED")
+                && text.contains(mechanism.name())
+                && text.contains("127.0.0.1:9092"),
+            "{text}"
+        );
+        println!("{text}");
+    }
+    // A mechanism the broker does not have: its list in the error.
+    let broker = sasl_broker(&["SCRAM-SHA-512", "OAUTHBEARER"], 2);
+    let mut buffers = Buffers::new();
+    let mut rng = common::XorShift64::new(5);
+    let mut p = sasl_producer(
+        &broker,
+        Mechanism::Plain,
+        "wonderland",
+        &mut buffers,
+        &mut rng,
+    );
+    let e = block_on(p.send("readings", Record::new(b"v"))).expect_err("refused");
+    let text = e.to_string();
+    println!("{text}");
+    assert!(
+        matches!(
+            e,
+            Error::SaslMechanism {
+                mechanism: Mechanism::Plain,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        text.contains("UNSUPPORTED_SASL_MECHANISM")
+            && text.contains("[SCRAM-SHA-512, OAUTHBEARER]"),
+        "{text}"
+    );
+    assert!(!e.is_retriable());
+}
+
+/// SCRAM needs a random source for its nonce: a producer without one says so.
+#[cfg(feature = "scram")]
+#[test]
+fn scram_without_a_random_source_is_a_configuration_error() {
+    let broker = sasl_broker(&["SCRAM-SHA-256"], 2);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS)
+        .batch_size(512)
+        .security_protocol(SecurityProtocol::SaslPlaintext)
+        .sasl(Mechanism::ScramSha256, "alice", "wonderland");
+    let mut p: SaslProducer<'_> = Producer::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid configuration");
+    let e = block_on(p.send("readings", Record::new(b"v"))).expect_err("no nonce");
+    assert!(
+        matches!(
+            e,
+            Error::Config(embedded_kafka::producer::ConfigError::ScramWithoutRng)
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("with_sasl_rng"), "{e}");
+}
+
+/// `close` with acks=0: against a broker that answers anyway (Tansu) it reads every answer
+/// before closing; against one that never answers (Kafka) it waits only
+/// `CLOSE_FIRST_ANSWER_MS` for a first one. Either way the connection is closed and the
+/// producer can send again.
+#[test]
+fn close_reads_the_acks_0_answers_of_a_broker_that_sends_them_and_waits_little_for_kafka() {
+    use embedded_kafka::producer::CLOSE_FIRST_ANSWER_MS;
+    for mode in [Acks0::AtOnce, Acks0::Never] {
+        BACKOFFS.with(|b| b.borrow_mut().clear());
+        let broker = ScriptedBroker::new(11, 2);
+        broker.state.borrow_mut().acks0 = Some(mode);
+        let mut buffers = Buffers::new();
+        let mut p = producer(&broker, &SERVERS, Acks::None, &mut buffers);
+        for i in 0..5u8 {
+            block_on(p.send("readings", Record::new(&[i]))).expect("send");
+            block_on(p.flush()).expect("flush");
+        }
+        // Answers written at once were mostly drained as they came; the last is not yet.
+        let summary = block_on(p.close()).expect("close");
+        assert_eq!(summary.failed_batches, 0);
+        assert_eq!(p.connections(), 0, "closed");
+        let waited = BACKOFFS.with(|b| b.borrow().clone());
+        match mode {
+            Acks0::AtOnce => {
+                assert_eq!(
+                    p.stray_responses(),
+                    p.produce_requests(),
+                    "every answer read"
+                );
+                assert!(waited.is_empty(), "no wait once all are in: {waited:?}");
+            }
+            Acks0::Never => {
+                assert_eq!(p.stray_responses(), 0);
+                assert_eq!(waited, [CLOSE_FIRST_ANSWER_MS], "one short wait, then none");
+            }
+        }
+        // Usable again: a new connection.
+        let t = block_on(p.send("readings", Record::new(b"again"))).expect("send");
+        block_on(p.flush()).expect("flush");
+        assert!(matches!(p.delivery(&t), DeliveryStatus::Delivered(_)));
+        assert_eq!(broker.state.borrow().connections, 2);
+    }
 }

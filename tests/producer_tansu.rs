@@ -477,3 +477,181 @@ fn ram_of_a_small_configuration() {
         (three - producer) / 2
     );
 }
+
+/// `acks=0` against Tansu, which answers anyway: 20,000 records, then `close`, then the
+/// producer and its runtime are gone (as when a program exits). `close` reads every stray
+/// answer before closing, so the connection ends cleanly (FIN, not a reset that would make
+/// Tansu drop the requests it had not read yet), and every record is read back.
+#[test]
+fn acks_0_close_reads_the_answers_first_so_every_record_is_stored() {
+    const N: usize = 20_000;
+    let broker = Broker::shared();
+    let topic = "e2e-acks0-close";
+    broker.create_topic(topic, PARTITIONS);
+    let addr = broker.addr();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (requests, strays) = rt.block_on(async {
+        let servers = [addr];
+        let config = Config::new(&servers)
+            .client_id("acks0-close")
+            .acks(Acks::None)
+            .linger_ms(5)
+            .batch_size(16_384)
+            .request_timeout_ms(10_000);
+        let mut buffers = Box::new(Buffers::<4096, 512, 16_384, 3>::new());
+        let mut producer: Producer<'_, _, _, _, _, 1, 3, 64> = Producer::new(
+            &TokioTcp,
+            TokioClock::new(),
+            TokioDelay,
+            Murmur2::new(Sticky::new(XorShift64::new(5))),
+            config,
+            &mut buffers,
+        )
+        .expect("valid");
+        let mut delivered = 0usize;
+        for i in 0..N {
+            let value = format!("close-{i:05}-{}", "x".repeat(80));
+            producer
+                .send(topic, Record::new(value.as_bytes()))
+                .await
+                .unwrap_or_else(|e| panic!("send {i}: {e}"));
+            producer.take_reports(|r| {
+                assert!(r.result.is_ok(), "{r:?}");
+                delivered += r.records as usize;
+            });
+        }
+        let summary = producer.close().await.expect("close");
+        assert_eq!(summary.failed_batches, 0);
+        producer.take_reports(|r| {
+            assert!(r.result.is_ok(), "{r:?}");
+            delivered += r.records as usize;
+        });
+        assert_eq!(delivered, N, "acks=0: every record written");
+        assert_eq!(producer.connections(), 0, "closed");
+        (producer.produce_requests(), producer.stray_responses())
+    });
+    drop(rt);
+    // Tansu answers every acks=0 request: close read them all.
+    assert_eq!(strays, requests, "every stray answer read before closing");
+    let consumed = consume(&broker, topic, N);
+    let mut seen: Vec<usize> = consumed
+        .iter()
+        .map(|c| {
+            let v = String::from_utf8(c.value.clone().expect("a value")).expect("utf-8");
+            v[6..11].parse().expect("a record number")
+        })
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    println!(
+        "acks=0: {N} records in {requests} requests, {strays} stray answers read by close, \
+         {} read back ({} distinct)",
+        consumed.len(),
+        seen.len()
+    );
+    assert_eq!(seen.len(), N, "every record stored");
+    assert_eq!(consumed.len(), N, "none twice");
+}
+
+/// SASL against Tansu (`BROKER.md`): without `--authentication` it has no SASL mechanism and
+/// answers SaslHandshake UNSUPPORTED_SASL_MECHANISM (33): a clear error naming what it offers.
+/// With `--authentication` it offers SCRAM-SHA-256/512; a login cannot succeed with memory
+/// storage (no users are saved), and it answers the client-first message `e=unknown-user`: the
+/// handshake and mechanism negotiation worked, and the failure is a typed, final error naming
+/// the broker.
+#[test]
+fn sasl_handshake_and_scram_against_tansu_fail_clearly() {
+    use embedded_kafka::producer::{Error, SecurityProtocol};
+    use embedded_kafka::sasl::{Mechanism, SaslError, ServerError};
+
+    let plain_broker = Broker::shared();
+    let auth_broker = Broker::start_with(&common::broker::Options {
+        args: vec!["--authentication".to_owned()],
+        ..Default::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let attempt = |addr: SocketAddr, mechanism: Mechanism| {
+        rt.block_on(async {
+            let servers = [addr];
+            let config = Config::new(&servers)
+                .security_protocol(SecurityProtocol::SaslPlaintext)
+                .sasl(mechanism, "alice", "alice-secret")
+                .batch_size(1024)
+                .request_timeout_ms(10_000);
+            let mut rng = XorShift64::new(99);
+            let mut buffers = Buffers::<4096, 512, 1024, 1>::new();
+            let mut producer: Producer<'_, _, _, _, _, 1, 1, 4> = Producer::new(
+                &TokioTcp,
+                TokioClock::new(),
+                TokioDelay,
+                Murmur2::new(Sticky::new(XorShift64::new(3))),
+                config,
+                &mut buffers,
+            )
+            .expect("valid")
+            .with_sasl_rng(&mut rng);
+            let e = producer
+                .send("sasl", Record::new(b"v"))
+                .await
+                .expect_err("no login");
+            (
+                e.to_string(),
+                format!("{e:?}"),
+                e.is_retriable(),
+                matches!(
+                    e,
+                    Error::Sasl {
+                        error: SaslError::Server(ServerError::UnknownUser),
+                        ..
+                    }
+                ),
+                match e {
+                    Error::SaslMechanism {
+                        broker, offered, ..
+                    } => Some((broker, offered.to_string())),
+                    _ => None,
+                },
+            )
+        })
+    };
+    // No SASL on this broker: the mechanism is refused, the list of offered ones given.
+    let (text, debug, retriable, _, refused) = attempt(plain_broker.addr(), Mechanism::ScramSha256);
+    println!("without --authentication: {text}");
+    let (broker, offered) =
+        refused.unwrap_or_else(|| panic!("UNSUPPORTED_SASL_MECHANISM: {debug}"));
+    assert_eq!(broker, plain_broker.addr());
+    assert!(
+        text.contains("UNSUPPORTED_SASL_MECHANISM") && text.contains("SCRAM-SHA-256"),
+        "{text}"
+    );
+    assert!(!retriable);
+    assert!(!offered.is_empty(), "the broker's list: {text}");
+    // PLAIN: Tansu closes the connection (BROKER.md); an error all the same.
+    let (text, ..) = attempt(auth_broker.addr(), Mechanism::Plain);
+    println!("--authentication, PLAIN: {text}");
+    // With --authentication: SCRAM negotiated, the unknown user refused by the server.
+    for mechanism in [Mechanism::ScramSha256, Mechanism::ScramSha512] {
+        let (text, debug, retriable, unknown_user, _) = attempt(auth_broker.addr(), mechanism);
+        println!("--authentication, {}: {text}", mechanism.name());
+        assert!(unknown_user, "{debug}");
+        assert!(!retriable, "a refused login is final");
+        assert!(
+            text.contains(&auth_broker.addr().to_string()) && text.contains(mechanism.name()),
+            "{text}"
+        );
+    }
+}
+
+/// A producer over Tokio is `Send`: it can live in a task of a multi-threaded runtime (the
+/// SCRAM random source it borrows must be `Send` for that).
+#[test]
+fn a_tokio_producer_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<TestProducer<'static>>();
+}

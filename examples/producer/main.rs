@@ -27,7 +27,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use embedded_kafka::partition::{DefaultPartitioner, Murmur2, Sticky};
-use embedded_kafka::producer::{Acks, BatchReport, Buffers, Config, Producer, Record, ValueError};
+use embedded_kafka::producer::{
+    Acks, BatchReport, Buffers, Config, Producer, Record, SecurityProtocol, ValueError,
+};
 use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
 
 use options::{Bootstrap, Command, HELP, MAX_BATCH, Settings};
@@ -106,7 +108,7 @@ struct Tally {
     /// Until the last record was written (and, with acks ≠ 0, acknowledged).
     written: Duration,
     /// Until then, and with acks=0 until the broker's stray answers were all in (see
-    /// [`settle_acks0`]): the time that counts.
+    /// `Producer::close`): the time that counts.
     elapsed: Duration,
     /// Produce requests written (with `--wait`, one per record).
     requests: u32,
@@ -213,6 +215,36 @@ impl rand_core::RngCore for XorShift {
 
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         rand_core::impls::fill_bytes_via_next(self, dst);
+    }
+}
+
+/// The operating system's random source (`/dev/urandom`), for SCRAM nonces: they must be
+/// unpredictable, which the partitioner's xorshift is not.
+struct OsRandom(std::fs::File);
+
+impl OsRandom {
+    fn open() -> Result<Self, String> {
+        std::fs::File::open("/dev/urandom")
+            .map(Self)
+            .map_err(|e| format!("cannot open /dev/urandom for SCRAM nonces: {e}"))
+    }
+}
+
+impl rand_core::RngCore for OsRandom {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        use std::io::Read as _;
+        // A nonce of zeros would be predictable: better no login than a weak one.
+        self.0
+            .read_exact(dst)
+            .expect("reading /dev/urandom for a SCRAM nonce");
     }
 }
 
@@ -326,6 +358,15 @@ async fn produce<'a>(
         .delivery_timeout_ms(settings.delivery_timeout_ms)
         .metadata_max_age_ms(settings.metadata_max_age_ms)
         .enable_idempotence(settings.enable_idempotence);
+    let sasl = settings.sasl().map_err(Fatal::Config)?;
+    let config = match &sasl {
+        Some((mechanism, user, password)) => config
+            .security_protocol(SecurityProtocol::SaslPlaintext)
+            .sasl(*mechanism, user, password),
+        None => config,
+    };
+    // SCRAM nonces from the operating system's random source.
+    let mut os_random = OsRandom::open().map_err(Fatal::Config)?;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
@@ -339,7 +380,8 @@ async fn produce<'a>(
         buffers,
     )
     .map_err(|e| Fatal::Config(e.to_string()))?
-    .with_dns(TokioDns);
+    .with_dns(TokioDns)
+    .with_sasl_rng(&mut os_random);
 
     let bootstrap: Vec<String> = settings.bootstrap.iter().map(ToString::to_string).collect();
     let fatal = |e: &dyn std::fmt::Display| {
@@ -401,15 +443,13 @@ async fn produce<'a>(
     tally.requests = producer.produce_requests();
     progress.update(tally);
     flushed.map_err(|e| fatal(&e))?;
-    let answers = if settings.acks == Acks::None {
-        settle_acks0(&mut producer, settings.request_timeout_ms)
-            .await
-            .map_err(|e| fatal(&e))?
-    } else {
-        true
-    };
-    // A broker that does not answer acks=0 had everything once it was written: the 100 ms
-    // spent finding that out are not its time.
+    // Closing reads the answers a broker sends even to acks=0 requests (Tansu does, Kafka does
+    // not) before the connections close: see `Producer::close`.
+    producer.close().await.map_err(|e| fatal(&e))?;
+    producer.take_reports(|r| tally.count(r));
+    // A broker that does not answer acks=0 had everything once it was written: the time
+    // `close` spent finding that out is not its time.
+    let answers = settings.acks != Acks::None || producer.stray_responses() > 0;
     tally.elapsed = if answers {
         started.elapsed()
     } else {
@@ -423,39 +463,6 @@ async fn produce<'a>(
         )));
     }
     Ok(())
-}
-
-/// With `acks=0`, waits until the broker has answered every Produce request, if it answers
-/// them at all, before the connection is closed.
-///
-/// Kafka sends nothing back for `acks=0`, and closing at once is safe there: the broker reads
-/// what is in its socket before it sees the end of the stream. Tansu answers anyway (see
-/// `BROKER.md`), and closing a socket with unread answers in it sends a reset, not a clean
-/// end: the broker then drops the requests it had not read yet (measured: 40 % of 10,000
-/// records lost). So: if no answer has come by the time everything is written and 100 ms more
-/// have passed, the broker is taken to be Kafka-like and nothing is waited for; else the
-/// answers are drained until there is one per request (at most `request.timeout.ms`).
-/// Returns whether the broker answers.
-async fn settle_acks0<'a>(
-    producer: &mut CliProducer<'a>,
-    timeout_ms: u32,
-) -> Result<bool, embedded_kafka::producer::Error<'a, std::io::Error>> {
-    let start = Instant::now();
-    loop {
-        producer.poll().await?;
-        let strays = producer.stray_responses();
-        if strays >= producer.produce_requests() {
-            return Ok(true);
-        }
-        let waited = start.elapsed();
-        if strays == 0 && waited >= Duration::from_millis(100) {
-            return Ok(false);
-        }
-        if waited >= Duration::from_millis(u64::from(timeout_ms)) {
-            return Ok(true);
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 /// The summary line (stdout), and with `--json` one JSON object as the last line of stdout.

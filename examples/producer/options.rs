@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use embedded_kafka::producer::{Acks, Config, MAX_IN_FLIGHT_SUPPORTED};
+use embedded_kafka::sasl::Mechanism;
 
 /// The largest `batch.size` this program accepts: the size of its batch buffers (the
 /// producer's `BATCH`), Kafka's default `max.request.size` of 1 MiB.
@@ -53,7 +54,9 @@ usage: cargo run --release --example producer --features tokio -- [FLAGS]
 Kafka properties understood: bootstrap.servers, acks, client.id, linger.ms, batch.size,
 enable.idempotence, max.in.flight.requests.per.connection, retries, retry.backoff.ms,
 retry.backoff.max.ms, request.timeout.ms, delivery.timeout.ms, metadata.max.age.ms,
-security.protocol (PLAINTEXT only: TLS/SASL are issue #6), ssl.*, sasl.* (kept for that).
+security.protocol (PLAINTEXT or SASL_PLAINTEXT; TLS is issue #6), sasl.mechanism (PLAIN,
+SCRAM-SHA-256, SCRAM-SHA-512), sasl.username, sasl.password (or sasl.jaas.config with
+username=\"…\" password=\"…\"), ssl.* (kept for TLS).
 
 Exit status: 0 when every record was delivered, 1 when one was not or the broker could not be
 reached, 2 for a bad command line or configuration.";
@@ -82,7 +85,8 @@ pub struct Settings {
     pub metadata_max_age_ms: u32,
     pub enable_idempotence: bool,
     pub security_protocol: String,
-    /// `ssl.*` and `sasl.*` properties, kept to be shown (they take effect with issue #6).
+    /// `ssl.*` and `sasl.*` properties (`sasl.*` used with SASL_PLAINTEXT; `ssl.*` shown
+    /// only, until TLS: issue #6).
     pub security: Vec<(String, String)>,
     /// Where the settings came from, for the printed configuration.
     pub config_file: Option<PathBuf>,
@@ -333,12 +337,16 @@ impl Settings {
                     .to_owned(),
             );
         }
-        if self.security_protocol != "PLAINTEXT" {
+        if !matches!(
+            self.security_protocol.as_str(),
+            "PLAINTEXT" | "SASL_PLAINTEXT"
+        ) {
             return Err(format!(
-                "security.protocol={} is {SECURITY_ISSUE}; only PLAINTEXT works today",
+                "security.protocol={} is {SECURITY_ISSUE}; PLAINTEXT and SASL_PLAINTEXT work today",
                 self.security_protocol
             ));
         }
+        self.sasl()?;
         if self.batch_size > MAX_BATCH {
             return Err(format!(
                 "batch.size = {}: larger than this program's {MAX_BATCH}-byte batch buffers",
@@ -346,6 +354,49 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The value of `sasl.*` property `key`, if set.
+    fn security_value(&self, key: &str) -> Option<&str> {
+        self.security
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// With `security.protocol=SASL_PLAINTEXT`: the mechanism, user name and password, from
+    /// `sasl.mechanism` and `sasl.username`/`sasl.password` (librdkafka's names) or the Java
+    /// client's `sasl.jaas.config` (`username="…" password="…"`).
+    pub fn sasl(&self) -> Result<Option<(Mechanism, String, String)>, String> {
+        if self.security_protocol != "SASL_PLAINTEXT" {
+            return Ok(None);
+        }
+        let name = self.security_value("sasl.mechanism").ok_or(
+            "security.protocol=SASL_PLAINTEXT needs sasl.mechanism (PLAIN, SCRAM-SHA-256 or \
+             SCRAM-SHA-512)",
+        )?;
+        let mechanism = Mechanism::parse(&name.to_ascii_uppercase()).ok_or_else(|| {
+            format!("sasl.mechanism={name}: expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+        })?;
+        let jaas = self.security_value("sasl.jaas.config").unwrap_or_default();
+        let user = self
+            .security_value("sasl.username")
+            .map(str::to_owned)
+            .or_else(|| jaas_option(jaas, "username"));
+        let password = self
+            .security_value("sasl.password")
+            .map(str::to_owned)
+            .or_else(|| jaas_option(jaas, "password"));
+        match (user, password) {
+            (Some(user), Some(password)) if !user.is_empty() => {
+                Ok(Some((mechanism, user, password)))
+            }
+            _ => Err(
+                "security.protocol=SASL_PLAINTEXT needs sasl.username and sasl.password \
+                      (or sasl.jaas.config with username=\"…\" password=\"…\")"
+                    .to_owned(),
+            ),
+        }
     }
 
     /// The configuration used, one `key=value` a line, as the seed prints its producer's.
@@ -387,6 +438,12 @@ impl Settings {
             let _ = writeln!(s, "  {k}={v}");
         }
         for (k, v) in &self.security {
+            // Secrets are not printed.
+            let v = if k == "sasl.password" || k == "sasl.jaas.config" {
+                "[hidden]"
+            } else {
+                v.as_str()
+            };
             let _ = writeln!(s, "  {k}={v}");
         }
         let _ = writeln!(
@@ -933,5 +990,85 @@ ssl_config:
         assert_eq!(s.bootstrap.len(), 2);
         assert_eq!(s.security.len(), 3);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// The value of `key="…"` in a JAAS configuration line (`… required username="alice"
+/// password="secret";`).
+fn jaas_option(jaas: &str, key: &str) -> Option<String> {
+    let mut rest = jaas;
+    while let Some(at) = rest.find(key) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + key.len()..].trim_start();
+        if before.is_none_or(char::is_whitespace)
+            && let Some(value) = after.strip_prefix('=')
+            && let Some(quoted) = value.trim_start().strip_prefix('"')
+            && let Some(end) = quoted.find('"')
+        {
+            return Some(quoted[..end].to_owned());
+        }
+        rest = &rest[at + key.len()..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod sasl_tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn sasl_plaintext_takes_the_mechanism_and_credentials() {
+        let run = |s: &str| match parse_args(args(s)) {
+            Ok(Command::Run(settings)) => settings,
+            other => panic!("{other:?}"),
+        };
+        let s = run("--bootstrap h:1 -X security.protocol=SASL_PLAINTEXT \
+                     -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=alice \
+                     -X sasl.password=s3cret");
+        assert_eq!(
+            s.sasl(),
+            Ok(Some((
+                Mechanism::ScramSha512,
+                "alice".to_owned(),
+                "s3cret".to_owned()
+            )))
+        );
+        assert!(
+            !s.describe().contains("s3cret"),
+            "the password is not printed"
+        );
+        let mut s = Settings::default();
+        for (k, v) in [
+            ("security.protocol", "sasl_plaintext"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                 username=\"bob\" password=\"pw\";",
+            ),
+        ] {
+            s.apply(k, v).unwrap();
+        }
+        assert_eq!(
+            s.sasl(),
+            Ok(Some((Mechanism::Plain, "bob".to_owned(), "pw".to_owned())))
+        );
+        let err = |s: &str| parse_args(args(s)).unwrap_err();
+        assert!(
+            err("--bootstrap h:1 -X security.protocol=SASL_PLAINTEXT").contains("sasl.mechanism")
+        );
+        assert!(
+            err("--bootstrap h:1 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=GSSAPI")
+                .contains("GSSAPI")
+        );
+        assert!(
+            err("--bootstrap h:1 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=PLAIN")
+                .contains("sasl.username")
+        );
+        assert!(err("--bootstrap h:1 -X security.protocol=SASL_SSL").contains("issue #6"));
     }
 }

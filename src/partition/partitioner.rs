@@ -52,15 +52,27 @@ pub trait Partitioner {
     fn partition(&mut self, topic: &str, key: Option<&[u8]>, partitions: NonZeroU32) -> u32;
 
     /// The producer closed (sealed) the batch it was filling for `partition` of `topic`,
-    /// because it was full or its linger time ran out; the next record for that partition
-    /// would start a new batch.
+    /// because it was full, its linger time ran out, or a buffer was needed; the next record
+    /// for that partition would start a new batch. Returns whether the partitioner now answers
+    /// differently for keyless records (it moved on): only then does the producer ask it
+    /// again for a record that did not fit that batch.
     ///
     /// This is the moment a sticky partitioner moves on (KIP-480): keyless records fill one
     /// batch at a time instead of trickling into every partition's batch. It is Java's
-    /// `Partitioner.onNewBatch(topic, cluster, prevPartition)`. The default does nothing,
-    /// which is right for every partitioner that is not sticky.
-    fn on_batch_closed(&mut self, topic: &str, partition: u32, partitions: NonZeroU32) {
+    /// `Partitioner.onNewBatch(topic, cluster, prevPartition)`.
+    ///
+    /// The producer asks [`partition`](Self::partition) once per record, and a second time
+    /// only when this returned `true`. Java's producer asks twice whenever a record needs a
+    /// new batch, which made its `RoundRobinPartitioner` skip a partition at every batch
+    /// closing (KAFKA-9965; Kafka 3.9 fixed that partitioner alone, KAFKA-17632, by having
+    /// `onNewBatch` make the second answer repeat the first). Here no partitioner that does
+    /// not move (round-robin, random, a caller's own) is ever asked twice for one record.
+    ///
+    /// The default does nothing and returns `false`, which is right for every partitioner
+    /// that is not sticky.
+    fn on_batch_closed(&mut self, topic: &str, partition: u32, partitions: NonZeroU32) -> bool {
         let _ = (topic, partition, partitions);
+        false
     }
 }
 

@@ -90,8 +90,8 @@ impl<F: Partitioner> Partitioner for Murmur2<F> {
         }
     }
 
-    fn on_batch_closed(&mut self, topic: &str, partition: u32, partitions: NonZeroU32) {
-        self.keyless.on_batch_closed(topic, partition, partitions);
+    fn on_batch_closed(&mut self, topic: &str, partition: u32, partitions: NonZeroU32) -> bool {
+        self.keyless.on_batch_closed(topic, partition, partitions)
     }
 }
 
@@ -217,9 +217,13 @@ impl<R: RngCore> Partitioner for Sticky<R> {
         }
     }
 
-    fn on_batch_closed(&mut self, _topic: &str, partition: u32, partitions: NonZeroU32) {
+    /// Moves on (and says so) when the batch closed is the sticky partition's.
+    fn on_batch_closed(&mut self, _topic: &str, partition: u32, partitions: NonZeroU32) -> bool {
         if self.current == Some(partition) {
             self.pick(Some(partition), partitions);
+            true
+        } else {
+            false
         }
     }
 }

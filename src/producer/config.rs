@@ -5,6 +5,8 @@
 use core::fmt;
 use core::net::SocketAddr;
 
+use crate::sasl::Mechanism;
+
 /// How many acknowledgements the leader must have before it answers a Produce request
 /// (`acks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +49,53 @@ impl Acks {
 /// ([`InFlight`](crate::protocol::InFlight)) is sized for.
 pub const MAX_IN_FLIGHT_SUPPORTED: u8 = 5;
 
+/// `security.protocol`, as far as the producer is concerned: whether it authenticates with
+/// SASL on every new connection. TLS is the connector's business (a TLS connector wraps any
+/// other), so `SSL` and `SASL_SSL` only say so: the producer does the same over them as over
+/// `PLAINTEXT` and `SASL_PLAINTEXT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SecurityProtocol {
+    /// `PLAINTEXT`: no authentication.
+    #[default]
+    Plaintext,
+    /// `SSL`: TLS from the connector, no SASL.
+    Ssl,
+    /// `SASL_PLAINTEXT`: SASL (`sasl.mechanism`) on every connection.
+    SaslPlaintext,
+    /// `SASL_SSL`: SASL inside TLS from the connector.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Kafka's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Plaintext => "PLAINTEXT",
+            Self::Ssl => "SSL",
+            Self::SaslPlaintext => "SASL_PLAINTEXT",
+            Self::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// The protocol Kafka names `name` (case matters, as in Kafka).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Plaintext,
+            Self::Ssl,
+            Self::SaslPlaintext,
+            Self::SaslSsl,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
+    }
+
+    /// Whether it authenticates with SASL.
+    pub const fn uses_sasl(self) -> bool {
+        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
+    }
+}
+
 /// The longest client id accepted (Kafka's request header allows `i16::MAX` bytes; a device
 /// has no use for more than this).
 pub const MAX_CLIENT_ID_LEN: usize = 255;
@@ -66,8 +115,15 @@ pub const MAX_CLIENT_ID_LEN: usize = 255;
 ///     .batch_size(1024);
 /// assert_eq!(config.validate(), Ok(()));
 /// assert!(Config::new(&[]).validate().is_err());
+///
+/// let sasl = config
+///     .security_protocol(embedded_kafka::producer::SecurityProtocol::SaslPlaintext)
+///     .sasl(embedded_kafka::sasl::Mechanism::Plain, "sensor-7", "s3cret");
+/// assert!(!format!("{sasl:?}").contains("s3cret"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Its `Debug` output shows every setting but the SASL password.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Config<'a> {
     /// `bootstrap.servers` given as addresses.
     pub bootstrap_servers: &'a [SocketAddr],
@@ -98,6 +154,40 @@ pub struct Config<'a> {
     pub delivery_timeout_ms: u32,
     /// `enable.idempotence`.
     pub enable_idempotence: bool,
+    /// `security.protocol`.
+    pub security_protocol: SecurityProtocol,
+    /// `sasl.mechanism`.
+    pub sasl_mechanism: Mechanism,
+    /// The user name (Kafka's `sasl.jaas.config` `username`).
+    pub sasl_username: &'a str,
+    /// The password (Kafka's `sasl.jaas.config` `password`).
+    pub sasl_password: &'a str,
+}
+
+impl fmt::Debug for Config<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("bootstrap_hosts", &self.bootstrap_hosts)
+            .field("client_id", &self.client_id)
+            .field("acks", &self.acks)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("linger_ms", &self.linger_ms)
+            .field("batch_size", &self.batch_size)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("retries", &self.retries)
+            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("retry_backoff_max_ms", &self.retry_backoff_max_ms)
+            .field("metadata_max_age_ms", &self.metadata_max_age_ms)
+            .field("delivery_timeout_ms", &self.delivery_timeout_ms)
+            .field("enable_idempotence", &self.enable_idempotence)
+            .field("security_protocol", &self.security_protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            // Logs and panics must not carry it.
+            .field("sasl_password", &"[hidden]")
+            .finish()
+    }
 }
 
 impl<'a> Config<'a> {
@@ -120,7 +210,37 @@ impl<'a> Config<'a> {
             metadata_max_age_ms: 300_000,
             delivery_timeout_ms: 120_000,
             enable_idempotence: false,
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: Mechanism::Plain,
+            sasl_username: "",
+            sasl_password: "",
         }
+    }
+
+    /// `security.protocol`: with `SASL_PLAINTEXT` or `SASL_SSL` every new connection
+    /// authenticates (SaslHandshake, then SaslAuthenticate) right after ApiVersions, with
+    /// [`sasl`](Self::sasl)'s mechanism and credentials. TLS itself comes from the connector.
+    #[must_use]
+    pub const fn security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.security_protocol = protocol;
+        self
+    }
+
+    /// `sasl.mechanism` and the credentials (Kafka takes them from `sasl.jaas.config`).
+    /// SCRAM needs the `scram` feature and a source of randomness for its nonce
+    /// ([`Producer::with_sasl_rng`](super::Producer::with_sasl_rng)). PLAIN sends the password
+    /// in the clear: use it inside TLS (`SASL_SSL`).
+    #[must_use]
+    pub const fn sasl(
+        mut self,
+        mechanism: Mechanism,
+        username: &'a str,
+        password: &'a str,
+    ) -> Self {
+        self.sasl_mechanism = mechanism;
+        self.sasl_username = username;
+        self.sasl_password = password;
+        self
     }
 
     /// `enable.idempotence`: the producer gets a producer id (InitProducerId) and numbers each
@@ -276,6 +396,16 @@ impl<'a> Config<'a> {
                 least,
             });
         }
+        if self.security_protocol.uses_sasl() {
+            if self.sasl_username.is_empty() {
+                return Err(ConfigError::SaslUsername);
+            }
+            if !cfg!(feature = "scram") && self.sasl_mechanism != Mechanism::Plain {
+                return Err(ConfigError::SaslMechanismUnavailable {
+                    mechanism: self.sasl_mechanism,
+                });
+            }
+        }
         if self.max_in_flight == 0 || self.max_in_flight > MAX_IN_FLIGHT_SUPPORTED {
             return Err(ConfigError::MaxInFlight {
                 found: self.max_in_flight,
@@ -332,6 +462,16 @@ pub enum ConfigError {
         /// `linger.ms` + `request.timeout.ms`.
         least: u64,
     },
+    /// `security.protocol` is `SASL_*` but `sasl.username` is empty.
+    SaslUsername,
+    /// `sasl.mechanism` is a SCRAM one, and the crate was built without its `scram` feature.
+    SaslMechanismUnavailable {
+        /// The mechanism asked for.
+        mechanism: Mechanism,
+    },
+    /// `sasl.mechanism` is a SCRAM one and the producer has no source of randomness for the
+    /// nonce ([`Producer::with_sasl_rng`](super::Producer::with_sasl_rng)).
+    ScramWithoutRng,
     /// `max.in.flight.requests.per.connection` is 0 or more than this version implements.
     MaxInFlight {
         /// The value given.
@@ -371,6 +511,18 @@ impl fmt::Display for ConfigError {
             Self::DeliveryTimeout { ms, least } => write!(
                 f,
                 "delivery.timeout.ms = {ms}: must be at least linger.ms + request.timeout.ms = {least}"
+            ),
+            Self::SaslUsername => f.write_str(
+                "security.protocol is SASL_PLAINTEXT or SASL_SSL but sasl.username is empty",
+            ),
+            Self::SaslMechanismUnavailable { mechanism } => write!(
+                f,
+                "sasl.mechanism = {}: built without the `scram` feature",
+                mechanism.name()
+            ),
+            Self::ScramWithoutRng => f.write_str(
+                "sasl.mechanism is SCRAM but the producer has no random source for the nonce \
+                 (Producer::with_sasl_rng)",
             ),
             Self::MaxInFlight { found, max } => write!(
                 f,

@@ -261,6 +261,42 @@ impl<'c, C: TcpConnect + 'c> Connection<'c, C> {
         }
     }
 
+    /// Whether `acks=0` Produce requests written on this connection are still unanswered (a
+    /// broker that answers them, as Tansu does, has not caught up yet; Kafka never will).
+    pub(crate) fn awaits_strays(&self) -> bool {
+        self.unanswered.is_some()
+    }
+
+    /// Reads until one stray `acks=0` answer is complete and dropped. Only called with nothing
+    /// in flight, so any other complete frame is an error.
+    pub(crate) async fn receive_stray<'t>(
+        &mut self,
+        reader: &mut FrameReader<'_>,
+    ) -> Result<(), Error<'t, C::Error>> {
+        loop {
+            if !Self::read_some(&mut self.stream, self.addr, reader).await? {
+                continue;
+            }
+            match self.classify(reader) {
+                Ok(None) => return Ok(()),
+                Ok(Some(request)) => {
+                    return Err(Error::Frame {
+                        broker: self.addr,
+                        error: FrameError::UnexpectedResponse {
+                            correlation_id: request.correlation_id,
+                        },
+                    });
+                }
+                Err(error) => {
+                    return Err(Error::Frame {
+                        broker: self.addr,
+                        error,
+                    });
+                }
+            }
+        }
+    }
+
     /// The API of the oldest request in flight, for error messages.
     pub(crate) fn oldest_api(&self) -> ApiKey {
         self.in_flight

@@ -175,6 +175,9 @@ where
         if let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) {
             conn.versions = Some(negotiated);
         }
+        if self.config.security_protocol.uses_sasl() {
+            self.authenticate(ci, addr).await?;
+        }
         if self.config.enable_idempotence && self.producer_id.is_none() {
             self.init_producer_id(ci, None).await?;
         }

@@ -7,6 +7,7 @@ use core::net::SocketAddr;
 use super::ConfigError;
 use crate::partition::PartitionError;
 use crate::protocol::{ApiKey, ErrorCode, FrameError, VersionError};
+use crate::sasl::{Mechanism, SaslError};
 use crate::wire::{DecodeError, EncodeError};
 
 /// What the producer was doing with the connection when the transport failed.
@@ -162,6 +163,128 @@ pub enum Error<'t, E> {
         /// Bytes a batch may take.
         available: usize,
     },
+    /// The broker does not offer `sasl.mechanism` (SaslHandshake answered
+    /// UNSUPPORTED_SASL_MECHANISM, 33); `offered` lists the mechanisms it does.
+    SaslMechanism {
+        /// The broker's address.
+        broker: SocketAddr,
+        /// The mechanism asked for.
+        mechanism: Mechanism,
+        /// The broker's mechanisms, as it named them.
+        offered: BrokerText<64>,
+    },
+    /// The broker refused the credentials: SaslAuthenticate answered
+    /// SASL_AUTHENTICATION_FAILED (58), or another error, with Kafka's message.
+    SaslAuthentication {
+        /// The broker's address.
+        broker: SocketAddr,
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// Kafka's error ([`ErrorCode::name`]).
+        code: ErrorCode,
+        /// The broker's error message (empty if it sent none).
+        message: BrokerText<88>,
+    },
+    /// The SASL exchange failed on the client's side of the mechanism: the server's SCRAM
+    /// error (`e=`, e.g. [`ServerError::UnknownUser`](crate::sasl::ServerError::UnknownUser)),
+    /// a server signature that does not match (not the server it claims to be), a malformed
+    /// server message, credentials that cannot be used.
+    Sasl {
+        /// The broker's address.
+        broker: SocketAddr,
+        /// The mechanism used.
+        mechanism: Mechanism,
+        /// What went wrong.
+        error: SaslError,
+    },
+}
+
+/// Text a broker sent (an error message, a list of mechanisms), copied out of the receive
+/// buffer into `N` bytes (no heap): cut at a character boundary, with `…` at the end, if
+/// longer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BrokerText<const N: usize> {
+    bytes: [u8; N],
+    /// Bytes used; `N` is at most 255 (they live in [`Error`], which stays small).
+    len: u8,
+}
+
+impl<const N: usize> BrokerText<N> {
+    /// Nothing.
+    pub const EMPTY: Self = {
+        assert!(N <= u8::MAX as usize, "BrokerText holds at most 255 bytes");
+        Self {
+            bytes: [0; N],
+            len: 0,
+        }
+    };
+
+    /// The pieces, one after the other, separated by `separator`.
+    pub fn join<'p>(pieces: impl IntoIterator<Item = &'p str>, separator: &str) -> Self {
+        let mut text = Self::EMPTY;
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if i > 0 && !text.push(separator) {
+                break;
+            }
+            if !text.push(piece) {
+                break;
+            }
+        }
+        text
+    }
+
+    /// `text`, cut to fit.
+    pub fn new(text: &str) -> Self {
+        let mut t = Self::EMPTY;
+        t.push(text);
+        t
+    }
+
+    /// Appends `piece`, or as much of it as fits followed by `…`; `false` if it was cut.
+    fn push(&mut self, piece: &str) -> bool {
+        let len = usize::from(self.len);
+        let room = N.saturating_sub(len);
+        if piece.len() <= room {
+            self.append(piece);
+            return true;
+        }
+        let ellipsis = "…";
+        let mut cut = room.saturating_sub(ellipsis.len());
+        while cut > 0 && !piece.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.append(piece.get(..cut).unwrap_or_default());
+        self.append(ellipsis);
+        false
+    }
+
+    /// Appends `part` if it fits.
+    fn append(&mut self, part: &str) {
+        let len = usize::from(self.len);
+        if let Some(dst) = self.bytes.get_mut(len..len + part.len()) {
+            dst.copy_from_slice(part.as_bytes());
+            self.len = u8::try_from(len + part.len()).unwrap_or(u8::MAX);
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        // Only whole `&str`s and cuts at character boundaries were copied in.
+        core::str::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> fmt::Debug for BrokerText<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<const N: usize> fmt::Display for BrokerText<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl<E> Error<'_, E> {
@@ -252,6 +375,43 @@ impl<E: fmt::Debug> fmt::Display for Error<'_, E> {
                     "the value writer failed for {topic} partition {partition}"
                 )
             }
+            Self::SaslMechanism {
+                broker,
+                mechanism,
+                offered,
+            } => write!(
+                f,
+                "broker {broker} does not offer SASL mechanism {} (UNSUPPORTED_SASL_MECHANISM): \
+                 it offers [{offered}]",
+                mechanism.name()
+            ),
+            Self::SaslAuthentication {
+                broker,
+                mechanism,
+                code,
+                message,
+            } => {
+                write!(
+                    f,
+                    "SASL {} authentication with broker {broker} failed: {}",
+                    mechanism.name(),
+                    code.name()
+                )?;
+                if message.as_str().is_empty() {
+                    write!(f, " ({})", code.message())
+                } else {
+                    write!(f, ": {message}")
+                }
+            }
+            Self::Sasl {
+                broker,
+                mechanism,
+                error,
+            } => write!(
+                f,
+                "SASL {} authentication with broker {broker} failed: {error}",
+                mechanism.name()
+            ),
             Self::RecordTooLarge {
                 topic,
                 partition,
@@ -304,6 +464,13 @@ pub enum DeliveryError {
         /// The partition.
         partition: u32,
     },
+    /// The batch was never written to a broker and was given up on: its leader could not be
+    /// reached, or (with idempotence) no producer id or epoch could be had, within `retries`
+    /// and `delivery.timeout.ms` (the failed call's [`Error`] says why). It is not stored.
+    NotSent {
+        /// The partition.
+        partition: u32,
+    },
     /// The outcome was pushed out of the producer's `R` most recent batch reports before it
     /// was asked for.
     Forgotten {
@@ -322,6 +489,10 @@ impl fmt::Display for DeliveryError {
             Self::NoResponse { partition } => write!(
                 f,
                 "partition {partition}: no response (the records may or may not be stored)"
+            ),
+            Self::NotSent { partition } => write!(
+                f,
+                "partition {partition}: given up on before it could be sent (not stored)"
             ),
             Self::Forgotten { partition } => write!(
                 f,

@@ -10,8 +10,9 @@ use super::backoff;
 use super::delivery::FlushSummary;
 use super::producer::{Producer, Res};
 use super::slot::{Region, rewrite_producer_state};
-use super::{Clock, Delay, DeliveryError};
+use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
+use crate::protocol::ApiKey;
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
     Producer<'a, C, K, D, P, T, B, R, N, L>
@@ -84,33 +85,72 @@ where
         Ok(())
     }
 
-    /// Sends every batch and, with `acks` ≠ 0, waits for the answers. Each record's outcome is
-    /// then known to [`delivery`](Self::delivery) and [`take_reports`](Self::take_reports).
+    /// Sends every batch and, with `acks` ≠ 0, waits for the answers. When it returns, every
+    /// batch sealed before or during it has its outcome, known to [`delivery`](Self::delivery)
+    /// and [`take_reports`](Self::take_reports): nothing stays pending behind a flush.
     ///
-    /// Retriable failures (a partition's retriable error code, a lost connection, a timeout)
-    /// are retried as `retries`, `retry.backoff.ms` and `delivery.timeout.ms` allow, within
-    /// this call. An `Err` means a request failed for good: the batches it carried are reported
-    /// failed ([`DeliveryError::NoResponse`]), the connection is closed, and batches for other
-    /// leaders not yet sent stay for the next flush.
+    /// Retriable failures (a partition's retriable error code, a lost connection, a timeout,
+    /// an epoch bump that could not be made) are retried as `retries`, `retry.backoff.ms` and
+    /// `delivery.timeout.ms` allow, within this call. An `Err` means something failed for
+    /// good (the first such failure is returned): the batches it concerned are reported
+    /// failed ([`NoResponse`](super::DeliveryError::NoResponse) if they were written,
+    /// [`NotSent`](super::DeliveryError::NotSent) if not), and the others were still sent and
+    /// answered before it returned.
     pub async fn flush(&mut self) -> Res<'a, FlushSummary, C> {
         for si in 0..B {
             self.seal(si);
         }
-        while self.step().await? {}
-        // Every batch has an outcome or waits for a retry; should one not (a bug), it fails
-        // rather than being kept forever.
-        for si in 0..B {
-            if let Some(slot) = self.slots.get(si)
-                && slot.is_sealed()
-                && slot.sent.is_none()
-                && !slot.retrying
-            {
-                let partition = slot.partition;
-                self.tally.failed_batches += 1;
-                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+        let mut failure = None;
+        loop {
+            let before = self.progress();
+            match self.step().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    // Carry on with the other batches. Every failure path resolves the
+                    // batches it concerns; one that did not (no batch moved on) would fail
+                    // again at the next step, so the batches waiting fail now instead of the
+                    // flush going round forever.
+                    if self.progress() == before {
+                        for si in 0..B {
+                            if self.slots.get(si).is_some_and(|s| s.is_waiting()) {
+                                self.give_up(si);
+                            }
+                        }
+                    }
+                    failure.get_or_insert(e);
+                }
             }
         }
-        Ok(core::mem::take(&mut self.tally))
+        // Every batch has an outcome now; should one not (a bug), it fails rather than being
+        // kept forever.
+        for si in 0..B {
+            if self.slots.get(si).is_some_and(|s| s.is_sealed()) {
+                self.give_up(si);
+            }
+        }
+        match failure {
+            // What was done stays counted for the next flush's summary.
+            Some(e) => Err(e),
+            None => Ok(core::mem::take(&mut self.tally)),
+        }
+    }
+
+    /// What changes whenever a step moves a batch on: batches sealed, their attempts, answers
+    /// awaited, outcomes recorded, requests written.
+    fn progress(&self) -> (usize, u32, usize, usize, u32) {
+        let sealed = self.slots.iter().filter(|s| s.is_sealed()).count();
+        let attempts = self
+            .slots
+            .iter()
+            .fold(0u32, |n, s| n.wrapping_add(s.attempts));
+        (
+            sealed,
+            attempts,
+            self.in_flight(),
+            self.next_outcome,
+            self.produce_requests,
+        )
     }
 
     /// One step towards every sealed batch having an outcome: send what may go, else read
@@ -266,10 +306,34 @@ where
         for si in 0..B {
             self.seal(si);
         }
-        let ci = self.connect(None).await?;
+        let ci = match self.connect(None).await {
+            Ok(ci) => ci,
+            Err(e) => return self.bump_failed(e),
+        };
         let current = self.producer_id;
         if let Err(e) = self.init_producer_id(ci, current).await {
-            return Err(self.conn_failed(ci, e));
+            // A broker that refuses to bump this id (one restarted without the producer
+            // states, say: Tansu answers UNKNOWN_SERVER_ERROR) is asked for a new producer id,
+            // as good for the broken partitions: their batches are numbered from 0 under it.
+            // Other partitions' sealed batches keep the old id, whose state the broker has
+            // or (UNKNOWN_PRODUCER_ID) has not, which bumps again.
+            let refused = matches!(
+                e,
+                Error::Broker {
+                    api: ApiKey::InitProducerId,
+                    ..
+                }
+            );
+            let fresh = if refused {
+                warn!("the broker refused the epoch bump; asking for a new producer id");
+                self.init_producer_id(ci, None).await
+            } else {
+                Err(e)
+            };
+            if let Err(e) = fresh {
+                let e = self.conn_failed(ci, e);
+                return self.bump_failed(e);
+            }
         }
         self.bump_epoch = false;
         let broken = core::mem::replace(&mut self.bump_partitions, [0; T]);

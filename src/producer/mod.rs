@@ -19,7 +19,7 @@
 //!
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
 //! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()` (1 topic,
-//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1776 B of producer state on Tokio,
+//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1832 B of producer state on Tokio,
 //! each further connection about 232 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
 //!
 //! Pipelining: up to `max.in.flight.requests.per.connection` (1 to 5) Produce requests are
@@ -42,6 +42,23 @@
 //! answer to ApiVersions, Metadata, InitProducerId and Produce, counted from when the request
 //! was written) is bounded by `request.timeout.ms`.
 //!
+//! Partitioning: a record's partition is chosen once (KAFKA-9965); a sticky partitioner that
+//! moved on when the batch closed under the record is asked again
+//! ([`Partitioner::on_batch_closed`](crate::partition::Partitioner::on_batch_closed)).
+//!
+//! Outcomes: when [`Producer::flush`] returns, every batch sealed before or during it has its
+//! outcome, also when it returns an error (a batch never written then fails
+//! [`DeliveryError::NotSent`]). [`Producer::close`] flushes, reads the answers a broker sends
+//! even to `acks=0` requests (Tansu does; Kafka does not: a short wait, then none), and closes
+//! the connections cleanly.
+//!
+//! Authentication (`security.protocol` SASL_PLAINTEXT or SASL_SSL, the TLS of the latter
+//! being the connector's): every new connection, right after ApiVersions, sends SaslHandshake
+//! v1 naming `sasl.mechanism`, then one SaslAuthenticate (v0 to v2) per step: PLAIN, or
+//! SCRAM-SHA-256/512 (feature `scram`; nonces from the caller's RNG,
+//! [`Producer::with_sasl_rng`]) with the server's signature checked. A refused login is a
+//! final [`Error`] naming the broker and what it said.
+//!
 //! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
 //! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER
 //! counts as delivered. Each partition's order holds with up to 5 requests in flight: a batch
@@ -51,16 +68,26 @@
 //! and epoch, after every answer in flight is in): that partition's undelivered batches are
 //! numbered from 0 again; other partitions keep the sequences of what they had sealed, and
 //! start at 0 in the new epoch after that. (The Java client bumps an idempotent producer's
-//! epoch locally, without a request; the broker accepts either.)
+//! epoch locally, without a request; the broker accepts either.) A broker that refuses the
+//! bump (one restarted without its producer states) is asked for a new producer id; while no
+//! bump can be made, the batches waiting for it back off within `retries`, then fail.
+//! UNKNOWN_PRODUCER_ID whose answer has no log start offset (-1) is retried without a bump,
+//! as in the Java client.
 //!
-//! Not yet here: transactions; compression; SASL (the codec has the messages, the producer
-//! does not authenticate yet); the Java client's `logStartOffset` distinction for
-//! UNKNOWN_PRODUCER_ID (it is always retried with a bump here).
+//! Not yet here: transactions; compression; TLS (a connector's job: wrap the transport);
+//! SASL mechanisms other than PLAIN and SCRAM (GSSAPI, OAUTHBEARER) and re-authentication
+//! (KIP-368: the session lifetime the broker gives is ignored, so a broker that enforces
+//! `connections.max.reauth.ms` closes the connection when it ends, and the producer opens
+//! and authenticates a new one); the Java client's `sequenceHasBeenReset` exemption (a bump
+//! here waits for every answer in flight, so a renumbered batch is never answered for its old
+//! numbers).
 #![allow(async_fn_in_trait)]
 
+mod auth;
 mod backoff;
 mod bootstrap;
 mod buffers;
+mod close;
 mod config;
 mod connection;
 mod conns;
@@ -77,10 +104,13 @@ mod send;
 mod slot;
 
 pub use buffers::Buffers;
-pub use config::{Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED};
+pub use close::{CLOSE_FIRST_ANSWER_MS, CLOSE_QUIET_MS};
+pub use config::{
+    Acks, Config, ConfigError, MAX_CLIENT_ID_LEN, MAX_IN_FLIGHT_SUPPORTED, SecurityProtocol,
+};
 pub use connection::MAX_IN_FLIGHT;
 pub use delivery::{BatchReport, Delivery, DeliveryStatus, FlushSummary};
-pub use error::{DeliveryError, Error, Io};
+pub use error::{BrokerText, DeliveryError, Error, Io};
 pub use metadata::{BrokerAddr, MAX_BROKERS, MAX_PARTITIONS, MetadataCache, TopicMetadata};
 pub use producer::Producer;
 pub use records::{Record, Ticket, ValueError};

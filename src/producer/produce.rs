@@ -196,6 +196,7 @@ where
         for &(_, si) in cuts.iter().take(n_cuts) {
             if let Some(slot) = self.slots.get_mut(si) {
                 slot.sent = Some((ci as u8, id));
+                slot.written = true;
             }
         }
         if let Err(e) = self.write_request(ci, &cuts[..n_cuts.min(B)], used).await {
@@ -307,9 +308,14 @@ where
                     }
                     let name = self.metadata.topic_at(slot.topic).map_or("", |t| t.name);
                     let partition = slot.partition;
+                    let mut log_start = None;
                     let result = match response.partition(name, partition as i32) {
                         None => Err(DeliveryError::MissingFromResponse { partition }),
                         Some(p) => {
+                            // From v5 on; -1 there: the broker did not know it.
+                            if version >= 5 {
+                                log_start = Some(p.log_start_offset);
+                            }
                             let code = ErrorCode::from_code(p.error_code);
                             // A batch sent again whose first copy was stored: delivered (the
                             // offset is the broker's, -1 when it does not say).
@@ -321,7 +327,7 @@ where
                         }
                     };
                     if let Some(r) = results.get_mut(si) {
-                        *r = Some(result);
+                        *r = Some((result, log_start));
                     }
                 }
             }),
@@ -338,13 +344,13 @@ where
             conn.throttled_until_ms = self.clock.now_ms() + throttle_ms as u64;
         }
         for (si, result) in results.iter().enumerate() {
-            let Some(result) = *result else {
+            let Some((result, log_start)) = *result else {
                 continue;
             };
             if let Some(slot) = self.slots.get_mut(si) {
                 slot.sent = None;
             }
-            self.settle_batch(si, result);
+            self.settle_batch(si, result, log_start);
         }
         Ok(())
     }

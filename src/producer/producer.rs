@@ -92,6 +92,12 @@ pub struct Producer<
     pub(super) tally: FlushSummary,
     /// When (monotonic clock) the batches marked to be sent again may go.
     pub(super) retry_due_ms: u64,
+    /// The partitioner moved on when a batch closed
+    /// ([`on_batch_closed`](crate::partition::Partitioner::on_batch_closed) returned `true`):
+    /// the record being sent, if keyless, asks it again.
+    pub(super) repick: bool,
+    /// The random source of SCRAM nonces ([`with_sasl_rng`](Self::with_sasl_rng)).
+    pub(super) sasl_rng: Option<&'a mut (dyn rand_core::RngCore + Send)>,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -134,6 +140,7 @@ where
             attempts: 0,
             retrying: false,
             sent: None,
+            written: false,
         });
         // Seeded from the clock: producers started at different times jitter differently.
         let rng = super::backoff::seed(clock.now_ms());
@@ -164,6 +171,8 @@ where
             rng,
             tally: FlushSummary::default(),
             retry_due_ms: 0,
+            repick: false,
+            sasl_rng: None,
         })
     }
 }
@@ -208,6 +217,8 @@ where
             rng: self.rng,
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
+            repick: self.repick,
+            sasl_rng: self.sasl_rng,
         }
     }
 
@@ -245,7 +256,23 @@ where
             rng: self.rng,
             tally: self.tally,
             retry_due_ms: self.retry_due_ms,
+            repick: self.repick,
+            sasl_rng: self.sasl_rng,
         }
+    }
+
+    /// The same producer, drawing the nonces of SCRAM authentication (`sasl.mechanism`
+    /// SCRAM-SHA-256 or SCRAM-SHA-512) from `rng`: 18 bytes per new connection, which must be
+    /// unpredictable to whoever could listen in (a replayed exchange is refused only because
+    /// its nonce is not ours). On a board, the chip's hardware RNG (most HALs implement
+    /// `rand_core::RngCore` for it); on a host, the operating system's (`rand::rngs::OsRng`,
+    /// or `getrandom` behind a small `RngCore`). Borrowed, not owned: the caller keeps it,
+    /// and no heap is needed. `Send`, so that the producer stays `Send` (a task of a
+    /// multi-threaded runtime). PLAIN needs none.
+    #[must_use]
+    pub fn with_sasl_rng(mut self, rng: &'a mut (dyn rand_core::RngCore + Send)) -> Self {
+        self.sasl_rng = Some(rng);
+        self
     }
 
     /// The configuration in use.
@@ -301,7 +328,7 @@ where
     /// fail ([`DeliveryError::NoResponse`](super::DeliveryError::NoResponse)).
     pub fn disconnect(&mut self) {
         for ci in 0..L {
-            self.release(Some(ci), -1, true);
+            self.release(super::retry::Release::Conn(ci), true);
             self.drop_conn(ci);
         }
     }

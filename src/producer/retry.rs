@@ -26,10 +26,19 @@ where
     /// gap in the log, and UNKNOWN_PRODUCER_ID means the broker lost the producer's state:
     /// both retry after an epoch bump (KIP-360), which numbers that partition from 0 again.
     /// A batch that fails for good leaves a gap for its successors: an epoch bump too.
+    ///
+    /// UNKNOWN_PRODUCER_ID with `log_start_offset` -1 (Produce v5+: the broker did not know
+    /// the partition's log start when it answered, the partition moving away meanwhile) is
+    /// retried as it is, without a bump, as the Java client does (`canRetry`): the answer
+    /// says nothing yet about the producer state, and a later one will. With a log start
+    /// offset the Java idempotent producer bumps whether or not the log was truncated past
+    /// its last acknowledged offset (only its transactional producer renumbers without a
+    /// bump then), and so does this one.
     pub(super) fn settle_batch(
         &mut self,
         si: usize,
         result: Result<Option<(i64, i64)>, DeliveryError>,
+        log_start_offset: Option<i64>,
     ) {
         let Err(error) = result else {
             self.finish_slot(si, result);
@@ -44,7 +53,9 @@ where
                     }
                     true
                 } else if idempotent && code == ErrorCode::UnknownProducerId {
-                    self.request_bump(si);
+                    if log_start_offset != Some(-1) {
+                        self.request_bump(si);
+                    }
                     true
                 } else {
                     code.is_retriable()
@@ -110,7 +121,7 @@ where
         ci: usize,
         e: super::Error<'a, C::Error>,
     ) -> super::Error<'a, C::Error> {
-        self.release(Some(ci), -1, e.is_retriable());
+        self.release(Release::Conn(ci), e.is_retriable());
         self.drop_conn(ci);
         e
     }
@@ -119,7 +130,7 @@ where
     /// caller carries on), else `Err(e)`.
     pub(super) fn lost(&mut self, ci: usize, e: super::Error<'a, C::Error>) -> Res<'a, (), C> {
         warn!("a connection failed");
-        let retried = self.release(Some(ci), -1, e.is_retriable());
+        let retried = self.release(Release::Conn(ci), e.is_retriable());
         self.drop_conn(ci);
         if retried > 0 { Ok(()) } else { Err(e) }
     }
@@ -133,20 +144,43 @@ where
         e: super::Error<'a, C::Error>,
     ) -> Res<'a, u32, C> {
         warn!("a partition leader could not be reached");
-        let retried = self.release(None, leader, e.is_retriable());
+        let retried = self.release(Release::Leader(leader), e.is_retriable());
         if retried > 0 { Ok(retried) } else { Err(e) }
     }
 
-    /// The batches in flight on connection `ci` (or, with `None`, waiting for `leader`): each
-    /// marked to be sent again if `retriable` and it may, else failed. How many will be sent
-    /// again.
-    pub(super) fn release(&mut self, ci: Option<usize>, leader: i32, retriable: bool) -> u32 {
+    /// The epoch bump (or the producer id it needs) failed with `e`: the batches waiting to be
+    /// sent cannot go before it (a broken partition's would be refused, and the others would
+    /// be numbered in an epoch about to end). Each is sent again after a back-off (the bump is
+    /// tried again first) if `e` is retriable and it has retries and time left, else failed.
+    /// `Err(e)` only when batches failed and none will be sent again; with nothing waiting the
+    /// bump is only left for the next request.
+    pub(super) fn bump_failed(&mut self, e: super::Error<'a, C::Error>) -> Res<'a, (), C> {
+        warn!("the producer epoch could not be bumped");
+        let waiting = self.slots.iter().filter(|s| s.is_waiting()).count();
+        let retried = self.release(Release::Waiting, e.is_retriable());
+        if waiting == 0 || retried > 0 {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
+    /// The batches `which` names: each marked to be sent again if `retriable` and it may,
+    /// else failed. How many will be sent again.
+    pub(super) fn release(&mut self, which: Release, retriable: bool) -> u32 {
         let mut retried = 0;
         for si in 0..B {
-            let concerned = self.slots.get(si).is_some_and(|s| match ci {
-                Some(ci) => s.sent.is_some_and(|(c, _)| usize::from(c) == ci),
-                None => s.is_waiting(),
-            }) && (ci.is_some() || self.leader_of(si) == leader);
+            let concerned = match which {
+                Release::Conn(ci) => self
+                    .slots
+                    .get(si)
+                    .is_some_and(|s| s.sent.is_some_and(|(c, _)| usize::from(c) == ci)),
+                Release::Leader(leader) => {
+                    self.slots.get(si).is_some_and(|s| s.is_waiting())
+                        && self.leader_of(si) == leader
+                }
+                Release::Waiting => self.slots.get(si).is_some_and(|s| s.is_waiting()),
+            };
             if !concerned {
                 continue;
             }
@@ -154,12 +188,40 @@ where
                 self.mark_retry(si);
                 retried += 1;
             } else {
-                let partition = self.slots.get(si).map_or(0, |s| s.partition);
-                self.request_bump(si);
-                self.tally.failed_batches += 1;
-                self.finish_slot(si, Err(DeliveryError::NoResponse { partition }));
+                self.give_up(si);
             }
         }
         retried
     }
+
+    /// Fails slot `si`'s batch for good without an answer from the broker:
+    /// [`DeliveryError::NoResponse`] if it was ever written to a connection (it may be
+    /// stored), else [`DeliveryError::NotSent`]. With idempotence its partition's sequence
+    /// now has a gap (its numbers were taken when it was sealed): the epoch is bumped.
+    pub(super) fn give_up(&mut self, si: usize) {
+        let Some(slot) = self.slots.get(si) else {
+            return;
+        };
+        let partition = slot.partition;
+        let error = if slot.written {
+            DeliveryError::NoResponse { partition }
+        } else {
+            DeliveryError::NotSent { partition }
+        };
+        // Its sequence numbers were taken when it was sealed: sent or not, they are a gap.
+        self.request_bump(si);
+        self.tally.failed_batches += 1;
+        self.finish_slot(si, Err(error));
+    }
+}
+
+/// Which batches [`Producer::release`] concerns.
+#[derive(Clone, Copy)]
+pub(super) enum Release {
+    /// Those in flight on this connection.
+    Conn(usize),
+    /// Those waiting to be sent to this leader.
+    Leader(i32),
+    /// Every batch waiting to be sent.
+    Waiting,
 }

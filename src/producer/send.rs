@@ -62,17 +62,31 @@ where
             .or_else(|| self.clock.wall_ms())
             .unwrap_or(-1);
         let key_len = record.key.map(<[u8]>::len);
+        // The partition is chosen once per record (KAFKA-9965): a round-robin or random
+        // partitioner asked again after the record's batch closed would skip a partition or
+        // draw twice. Only a partitioner that moved on when a batch closed (sticky:
+        // `on_batch_closed` returned true) is asked again, as KIP-480 intends; so is any
+        // when the partition count changed under the record (a metadata refresh).
+        let mut chosen: Option<(u32, u32)> = None;
         // At most: the batch is full (seal, send), no buffer is free (send), then it fits.
         for _ in 0..3 {
             let partitions = self.metadata.topic_at(ti).map_or(0, |t| t.partitions);
-            let partition = choose_partition(
-                record.partition,
-                topic,
-                record.key,
-                partitions,
-                &mut self.partitioner,
-            )
-            .map_err(|error| Error::Partition { topic, error })?;
+            let partition = match chosen {
+                Some((partition, n)) if n == partitions && !self.repick => partition,
+                _ => {
+                    let partition = choose_partition(
+                        record.partition,
+                        topic,
+                        record.key,
+                        partitions,
+                        &mut self.partitioner,
+                    )
+                    .map_err(|error| Error::Partition { topic, error })?;
+                    chosen = Some((partition, partitions));
+                    self.repick = false;
+                    partition
+                }
+            };
             let Some(si) = self.slot_for(ti, partition) else {
                 self.make_room().await?;
                 continue;

@@ -32,6 +32,9 @@ pub(super) struct Slot<'a> {
     pub(super) retrying: bool,
     /// While its request is in flight: (connection index, correlation id).
     pub(super) sent: Option<(u8, i32)>,
+    /// Whether it was ever tied to a request written to a broker (then it may be stored,
+    /// whatever became of the answer).
+    pub(super) written: bool,
 }
 
 impl Slot<'_> {
@@ -137,6 +140,7 @@ where
                 slot.attempts = 0;
                 slot.retrying = false;
                 slot.sent = None;
+                slot.written = false;
                 self.next_batch = batch.wrapping_add(1);
                 Some(si)
             }
@@ -176,8 +180,10 @@ where
         }
         if let Some(t) = self.metadata.topic_at(slot.topic)
             && let Some(n) = core::num::NonZeroU32::new(t.partitions)
+            && self.partitioner.on_batch_closed(t.name, slot.partition, n)
         {
-            self.partitioner.on_batch_closed(t.name, slot.partition, n);
+            // A sticky partitioner moved on: a record waiting for room asks it again.
+            self.repick = true;
         }
     }
 

@@ -414,9 +414,9 @@ fn frames() {
     ));
     // Unknown APIs and versions cannot be dispatched.
     assert_eq!(
-        decode_request_header(b"\x00\x01\x00\x0c\x00\x00\x00\x00\xff\xff"),
+        decode_request_header(b"\x00\x02\x00\x0c\x00\x00\x00\x00\xff\xff"),
         Err(DecodeError::UnsupportedVersion {
-            api: 1,
+            api: 2,
             version: 12
         })
     );

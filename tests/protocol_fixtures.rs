@@ -30,7 +30,7 @@ use common::fixtures::{self, Fixture};
 use common::hex;
 use embedded_kafka::protocol::messages::*;
 use embedded_kafka::protocol::{ApiKey, Decode, Request, Response, decode_request_header};
-use embedded_kafka::record::{Compression, RecordBatch, RecordBatches};
+use embedded_kafka::record::{Compression, RecordBatch, RecordBatches, RecordSet};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 use kafka_protocol::records::RecordBatchDecoder;
 use kp_support as k;
@@ -786,6 +786,13 @@ fn fetch() {
                 batches(&name, records),
                 "{name}"
             );
+            // Tansu stores what it was sent: record batches only, no legacy messages.
+            let sets: Vec<_> = answer.record_sets().map(|e| e.unwrap()).collect();
+            assert!(
+                sets.iter().all(|e| matches!(e, RecordSet::Batch(_))),
+                "{name}"
+            );
+            assert_eq!(sets.len(), batches(&name, records).len(), "{name}");
             if f.what.contains("KafkaConsumer") {
                 consumer_records += n;
             }

@@ -7,7 +7,7 @@ use super::messages::{
     ProduceResponse,
 };
 use super::{ApiKey, VersionRange};
-use crate::record::RecordBatches;
+use crate::record::{RecordBatches, RecordSets};
 use crate::wire::{DecodeError, decode};
 
 /// `UNSUPPORTED_VERSION`: the error code of an ApiVersions response to a version the broker
@@ -106,6 +106,13 @@ impl<'a> PartitionData<'a> {
     /// sets (magic 0 or 1) instead: [`record_sets`](Self::record_sets) reads both.
     pub fn batches(&self) -> RecordBatches<'a> {
         RecordBatches::new(self.records.unwrap_or_default())
+    }
+
+    /// The partition's records whatever their format: record batches (magic 2) and legacy
+    /// messages (magic 0 and 1), told apart by the magic byte, each CRC-checked; a partial
+    /// entry at the end ends the iteration as for [`batches`](Self::batches).
+    pub fn record_sets(&self) -> RecordSets<'a> {
+        RecordSets::new(self.records.unwrap_or_default())
     }
 }
 

@@ -402,3 +402,72 @@ fn corrupt_messages_are_errors() {
     assert!(LegacyMessage::parse_unverified(&flipped).is_ok());
     assert_eq!(RecordSets::new_unverified(&flipped).count(), 1);
 }
+
+/// What a consumer sees when an old broker answers a Fetch from unconverted data: the
+/// partition's records field holds message sets built by kafka-python (magic 0, then magic 1),
+/// then a v2 batch; `PartitionData::record_sets` reads them all through the Fetch response,
+/// `batches()` stops at the first legacy message with `BadMagic`.
+#[test]
+fn a_fetch_response_carrying_legacy_message_sets() {
+    use embedded_kafka::protocol::{
+        Array, FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData, Request,
+        Response, ResponseHeader,
+    };
+    let mut rng = XorShift64::new(0x0066_6574_6368);
+    let sets = [set(&mut rng, 0), set(&mut rng, 1)];
+    let input: String = sets
+        .iter()
+        .map(|s| format!("build {}\n", to_json(s, 0)))
+        .collect();
+    let out = String::from_utf8(run_python("legacy_records.py", input.as_bytes())).unwrap();
+    let mut records: Vec<u8> = out.lines().flat_map(unhex).collect();
+    let mut buf = [0u8; 256];
+    let mut b = RecordBatchBuilder::new(&mut buf, BatchHeader::default()).unwrap();
+    b.append(1, Some(b"k"), Some(b"v"), &[]).unwrap();
+    records.extend_from_slice(b.finish().unwrap());
+
+    let partitions = [PartitionData {
+        high_watermark: 100,
+        records: Some(&records),
+        ..Default::default()
+    }];
+    let topics = [FetchableTopicResponse {
+        topic: "old",
+        partitions: Array::from(&partitions),
+        ..Default::default()
+    }];
+    let response = FetchResponse {
+        responses: Array::from(&topics),
+        ..Default::default()
+    };
+    for version in [4, 12, 17] {
+        let mut frame = vec![0u8; 8192];
+        let n = response
+            .encode_response(&ResponseHeader::new(1), &mut frame, version)
+            .unwrap();
+        let (_, decoded) = FetchRequest::decode_response(&frame[4..n], version).unwrap();
+        let p = decoded.responses.get(0).unwrap().partition(0).unwrap();
+        let entries: Vec<_> = p.record_sets().map(Result::unwrap).collect();
+        let legacy = sets.iter().map(|s| s.records.len()).sum::<usize>();
+        assert_eq!(entries.len(), legacy + 1, "v{version}");
+        let mut expected = sets
+            .iter()
+            .flat_map(|s| s.records.iter().map(move |r| (s.magic, r)));
+        for entry in &entries[..legacy] {
+            let RecordSet::Legacy(m) = entry else {
+                panic!("v{version}: {entry:?}")
+            };
+            let (magic, r) = expected.next().unwrap();
+            assert_eq!((m.magic(), m.offset()), (magic, r.offset));
+            assert_eq!((m.key(), m.value()), (r.key.as_deref(), r.value.as_deref()));
+        }
+        assert!(matches!(entries[legacy], RecordSet::Batch(_)));
+        assert!(matches!(
+            p.batches().next(),
+            Some(Err(DecodeError::BadMagic {
+                expected: 2,
+                found: 0
+            }))
+        ));
+    }
+}

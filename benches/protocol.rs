@@ -10,7 +10,10 @@
 //!   per partition over it;
 //! - decoding a Metadata response of 100 topics × 10 partitions (v12, v9), reading every
 //!   partition's fields (and ours decoded only: it validates everything, builds nothing);
-//! - decoding a Produce response for 100 partitions (v9, v3).
+//! - decoding a Produce response for 100 partitions (v9, v3);
+//! - decoding a Fetch response of 1 topic × 10 partitions × one batch of 100 records of 100
+//!   bytes (v17 by topic id, v12 by name, v4), reading every record's offset, key and value
+//!   (batches CRC-checked by both), and ours decoded only (records not walked).
 //!
 //! Every encoder's frame is checked to be byte for byte the same before it is timed.
 //! (`rskafka` is not compared: its `protocol` module is private, exposed only by its
@@ -23,17 +26,18 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use embedded_kafka::protocol::{
-    Array, MetadataRequest, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
-    MetadataResponseTopic, PartitionProduceData, PartitionProduceResponse, ProduceRequest,
-    ProduceRequestWriter, ProduceResponse, Request, RequestHeader, Response, ResponseHeader,
-    TopicProduceData, TopicProduceResponse,
+    Array, FetchRequest, FetchResponse, FetchableTopicResponse, MetadataRequest, MetadataResponse,
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic, PartitionData,
+    PartitionProduceData, PartitionProduceResponse, ProduceRequest, ProduceRequestWriter,
+    ProduceResponse, Request, RequestHeader, Response, ResponseHeader, TopicProduceData,
+    TopicProduceResponse,
 };
 use embedded_kafka::record::{BatchHeader, InPlace, RecordBatchBuilder, crc32c};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages as kp;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use std::hint::black_box;
 
@@ -517,10 +521,136 @@ fn decode_produce_response(c: &mut Criterion) {
     g.finish();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Decoding a Fetch response
+
+const FETCH_PARTITIONS: usize = 10;
+const FETCH_RECORDS: usize = 100;
+
+fn fetch_response_frame(version: i16) -> Vec<u8> {
+    let batches: Vec<Vec<u8>> = (0..FETCH_PARTITIONS)
+        .map(|p| {
+            let mut buf = vec![0u8; 64 * 1024];
+            let header = BatchHeader {
+                base_offset: 5_000 * p as i64,
+                ..BatchHeader::default()
+            };
+            let mut b = RecordBatchBuilder::new(&mut buf, header).unwrap();
+            for (i, v) in payloads(p).iter().take(FETCH_RECORDS).enumerate() {
+                let key = format!("sensor-{i}");
+                b.append(TS + i as i64, Some(key.as_bytes()), Some(v), &[])
+                    .unwrap();
+            }
+            b.finish().unwrap().to_vec()
+        })
+        .collect();
+    let partitions: Vec<_> = batches
+        .iter()
+        .enumerate()
+        .map(|(p, batch)| PartitionData {
+            partition_index: p as i32,
+            high_watermark: 5_000 * p as i64 + FETCH_RECORDS as i64,
+            last_stable_offset: 5_000 * p as i64 + FETCH_RECORDS as i64,
+            log_start_offset: 0,
+            aborted_transactions: Some(Array::EMPTY),
+            records: Some(batch),
+            ..Default::default()
+        })
+        .collect();
+    let topics = [FetchableTopicResponse {
+        topic: if version <= 12 { TOPIC } else { "" },
+        topic_id: if version >= 13 { [7; 16] } else { [0; 16] },
+        partitions: Array::from(&partitions[..]),
+        ..Default::default()
+    }];
+    let response = FetchResponse {
+        responses: Array::from(&topics),
+        ..Default::default()
+    };
+    let mut out = vec![0u8; 256 * 1024];
+    let n = response
+        .encode_response(&ResponseHeader::new(11), &mut out, version)
+        .unwrap();
+    out.truncate(n);
+    out.split_off(4)
+}
+
+/// Decodes the response and reads every record of every batch (CRC-checked by `batches()`).
+fn ours_fetch(frame: &[u8], version: i16) -> i64 {
+    let (_, response) = FetchRequest::decode_response(frame, version).unwrap();
+    let mut sum = 0;
+    for topic in response.responses.iter() {
+        for p in topic.partitions.iter() {
+            sum += p.high_watermark;
+            for batch in p.batches() {
+                for record in batch.unwrap().records().unwrap() {
+                    let r = record.unwrap();
+                    sum += r.offset
+                        + r.key.map_or(0, <[u8]>::len) as i64
+                        + r.value.map_or(0, <[u8]>::len) as i64;
+                }
+            }
+        }
+    }
+    sum
+}
+
+fn kp_fetch(frame: &Bytes, version: i16) -> i64 {
+    let mut buf = frame.clone();
+    let hv = kp::FetchResponse::header_version(version);
+    let _ = kp::ResponseHeader::decode(&mut buf, hv).unwrap();
+    let response = kp::FetchResponse::decode(&mut buf, version).unwrap();
+    let mut sum = 0;
+    for topic in &response.responses {
+        for p in &topic.partitions {
+            sum += p.high_watermark;
+            let mut records = p.records.clone().unwrap_or_default();
+            for set in RecordBatchDecoder::decode_all(&mut records).unwrap() {
+                for r in &set.records {
+                    sum += r.offset
+                        + r.key.as_ref().map_or(0, |k| k.len()) as i64
+                        + r.value.as_ref().map_or(0, |v| v.len()) as i64;
+                }
+            }
+        }
+    }
+    sum
+}
+
+fn decode_fetch_response(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fetch_response_decode_10x100");
+    for version in [17i16, 12, 4] {
+        let frame = fetch_response_frame(version);
+        let bytes = Bytes::from(frame.clone());
+        assert_eq!(ours_fetch(&frame, version), kp_fetch(&bytes, version));
+        g.throughput(Throughput::Bytes(frame.len() as u64));
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka decode only", version),
+            |b| {
+                b.iter(|| {
+                    let (_, response) =
+                        FetchRequest::decode_response(black_box(&frame), version).unwrap();
+                    black_box(response.responses.len())
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("embedded-kafka decode+records", version),
+            |b| b.iter(|| black_box(ours_fetch(black_box(&frame), version))),
+        );
+        g.bench_function(
+            BenchmarkId::new("kafka-protocol decode+records", version),
+            |b| b.iter(|| black_box(kp_fetch(black_box(&bytes), version))),
+        );
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     encode_produce,
     decode_metadata,
-    decode_produce_response
+    decode_produce_response,
+    decode_fetch_response
 );
 criterion_main!(benches);

@@ -30,7 +30,7 @@ use common::fixtures::{self, Fixture};
 use common::hex;
 use embedded_kafka::protocol::messages::*;
 use embedded_kafka::protocol::{ApiKey, Decode, Request, Response, decode_request_header};
-use embedded_kafka::record::{Compression, RecordBatch, RecordBatches};
+use embedded_kafka::record::{Compression, RecordBatch, RecordBatches, RecordSet};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 use kafka_protocol::records::RecordBatchDecoder;
 use kp_support as k;
@@ -112,14 +112,24 @@ const TANSU_DEFAULT_TAGS: &[u8] = &[
     0x03, 0x01, 0x00,       // tag 3 ZkMigrationReady, 1 byte: false
 ];
 
+/// The tagged field that ends Tansu's Fetch v16+ responses: NodeEndpoints (tag 0), an empty
+/// array, its default (so neither crate writes it back).
+#[rustfmt::skip]
+const TANSU_FETCH_DEFAULT_TAGS: &[u8] = &[
+    0x01,                   // one tagged field
+    0x00, 0x01, 0x01,       // tag 0 NodeEndpoints, 1 byte: an empty compact array
+];
+
 /// What re-encoding a decoded response frame gives: the frame itself, but for Tansu's
-/// ApiVersions v3+ responses, without the default-valued tagged fields.
+/// ApiVersions v3+ and Fetch v16+ responses, without the default-valued tagged fields.
 fn re_encoded(fixture: &Fixture, frame: &[u8]) -> Vec<u8> {
-    if fixture.api_key != ApiKey::ApiVersions.key() || fixture.api_version < 3 {
-        return frame.to_vec();
-    }
+    let defaults = match (ApiKey::from_key(fixture.api_key), fixture.api_version) {
+        (ApiKey::ApiVersions, 3..) => TANSU_DEFAULT_TAGS,
+        (ApiKey::Fetch, 16..) => TANSU_FETCH_DEFAULT_TAGS,
+        _ => return frame.to_vec(),
+    };
     let rest = frame
-        .strip_suffix(TANSU_DEFAULT_TAGS)
+        .strip_suffix(defaults)
         .unwrap_or_else(|| panic!("{}: Tansu's default tagged fields", fixture.name()));
     let mut out = rest.to_vec();
     out.push(0); // no tagged fields
@@ -662,4 +672,157 @@ fn every_fixture_is_checked() {
             f.api_key
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch
+
+/// The records `scripts/capture-fixtures` produced to partition 0 of `fixtures-fetch` before
+/// fetching: (offset, key, value, headers), in three batches (offsets 0-2, a gzip batch with
+/// 3-4, then 5).
+type FetchRecord = (
+    i64,
+    Option<&'static [u8]>,
+    Option<&'static [u8]>,
+    &'static [(&'static str, &'static [u8])],
+);
+const FETCH_RECORDS: &[FetchRecord] = &[
+    (0, Some(b"sensor-1"), Some(b"21.5"), &[("unit", b"celsius")]),
+    (1, None, Some(b"21.6"), &[]),
+    (2, Some(b"sensor-1"), None, &[]),
+    (3, Some(b"k"), None, &[]), // gzip: read by count only (no decompression here)
+    (4, None, None, &[]),
+    (5, Some(b"sensor-2"), Some(b"19.0"), &[]),
+];
+
+/// Batches of a fetched partition from `from`: each checked by [`batches`] (CRCs, headers and
+/// records against kafka-protocol), then every record of the uncompressed ones against
+/// [`FETCH_RECORDS`] and the gzip one by its header. Returns the number of records.
+fn fetched(name: &str, records: &[u8], from: i64) -> usize {
+    let mut walked = 0;
+    let mut next = from;
+    for batch in batches(name, records) {
+        assert_eq!(batch.base_offset(), next, "{name}: batches are contiguous");
+        next = batch.last_offset() + 1;
+        let compression = batch.attributes().compression();
+        if batch.base_offset() == 3 {
+            assert_eq!(compression, Compression::Gzip, "{name}");
+            assert_eq!(batch.record_count(), 2, "{name}");
+            walked += 2;
+            continue;
+        }
+        assert_eq!(compression, Compression::None, "{name}");
+        for record in batch.records().unwrap() {
+            let record = record.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (offset, key, value, headers) = FETCH_RECORDS[record.offset as usize];
+            let got: Vec<(&str, &[u8])> = record
+                .headers
+                .iter()
+                .map(|h| (h.key, h.value.unwrap()))
+                .collect();
+            assert_eq!(
+                (record.offset, record.key, record.value, got.as_slice()),
+                (offset, key, value, headers),
+                "{name}"
+            );
+            walked += 1;
+        }
+    }
+    assert_eq!(next, 6, "{name}: up to the high watermark");
+    walked
+}
+
+#[test]
+fn fetch() {
+    let mut consumer_records = 0;
+    let mut topic_ids = std::collections::HashSet::new();
+    for (f, request_frame, response_frame) in exchanges(ApiKey::Fetch) {
+        let name = f.name();
+        let v = f.api_version;
+        let request: FetchRequest<'_> =
+            request(&f, &request_frame, kp_generated::same_fetch_request);
+        let frame = response_frame.unwrap_or_else(|| panic!("{name}: no response"));
+        let response: FetchResponse<'_> =
+            response::<FetchRequest<'_>, _, _>(&f, &frame, kp_generated::same_fetch_response);
+
+        assert_eq!(request.replica_id, -1, "{name}: a consumer");
+        assert_eq!(request.isolation_level, 0, "{name}");
+        assert_eq!(request.topics.len(), 1, "{name}");
+        let asked = request.topics.get(0).unwrap();
+        assert_eq!((response.error_code, response.session_id), (0, 0), "{name}");
+        assert_eq!(response.responses.len(), 1, "{name}");
+        let topic = if v >= 13 {
+            assert_eq!(asked.topic, "", "{name}: by id");
+            topic_ids.insert(asked.topic_id);
+            response.topic_by_id(asked.topic_id)
+        } else {
+            assert_eq!(asked.topic, "fixtures-fetch", "{name}");
+            response.topic("fixtures-fetch")
+        }
+        .unwrap_or_else(|| panic!("{name}: the topic asked for"));
+        assert_eq!(topic.partitions.len(), asked.partitions.len(), "{name}");
+
+        for p in asked.partitions.iter() {
+            let answer = topic.partition(p.partition).expect("answered");
+            assert_eq!(answer.error_code, 0, "{name}");
+            assert_eq!(answer.aborted_transactions.map(|a| a.len()), Some(0));
+            let records = answer.records.unwrap_or_default();
+            if p.partition == 1 || p.fetch_offset >= 6 {
+                // The empty partition, and past the end (Tansu answers 0 with no records
+                // where Kafka would answer OFFSET_OUT_OF_RANGE).
+                assert!(records.is_empty(), "{name}");
+                assert_eq!(answer.batches().count(), 0, "{name}");
+                continue;
+            }
+            let log_start = if v >= 5 { 0 } else { -1 }; // a field from v5
+            assert_eq!(
+                (answer.high_watermark, answer.log_start_offset),
+                (6, log_start)
+            );
+            let n = fetched(&name, records, p.fetch_offset);
+            assert_eq!(n, 6 - p.fetch_offset as usize, "{name}");
+            assert_eq!(
+                answer.batches().map(|b| b.unwrap()).collect::<Vec<_>>(),
+                batches(&name, records),
+                "{name}"
+            );
+            // Tansu stores what it was sent: record batches only, no legacy messages.
+            let sets: Vec<_> = answer.record_sets().map(|e| e.unwrap()).collect();
+            assert!(
+                sets.iter().all(|e| matches!(e, RecordSet::Batch(_))),
+                "{name}"
+            );
+            assert_eq!(sets.len(), batches(&name, records).len(), "{name}");
+            if f.what.contains("KafkaConsumer") {
+                consumer_records += n;
+            }
+
+            // A broker cuts the last batch at its byte limit: every cut reads the whole
+            // batches before it and reports the rest as partial.
+            if f.what.contains("three batches") {
+                let ends: Vec<usize> = batches(&name, records)
+                    .iter()
+                    .scan(0, |end, b| {
+                        *end += b.as_bytes().len();
+                        Some(*end)
+                    })
+                    .collect();
+                for cut in 0..records.len() {
+                    let mut iter = embedded_kafka::record::RecordBatches::new(&records[..cut]);
+                    let whole = iter
+                        .by_ref()
+                        .filter(|b| b.as_ref().unwrap().verify_crc().is_ok())
+                        .count();
+                    assert_eq!(whole, ends.iter().filter(|&&e| e <= cut).count());
+                    let start = whole.checked_sub(1).map_or(0, |i| ends[i]);
+                    match iter.partial() {
+                        None => assert_eq!(cut, start, "{name} cut at {cut}"),
+                        Some((have, _)) => assert_eq!(have, cut - start, "{name} cut at {cut}"),
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(consumer_records, 6, "KafkaConsumer read every record once");
+    assert_eq!(topic_ids.len(), 1, "one topic id");
 }

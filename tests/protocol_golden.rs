@@ -258,6 +258,110 @@ fn kafka_python_frames() {
                     assert!(r.node_endpoints.is_empty());
                 }
             }
+            "FetchRequest" => {
+                let r: FetchRequest = request(&frame, v);
+                assert_eq!(
+                    (r.replica_id, r.max_wait_ms, r.min_bytes, r.max_bytes),
+                    (-1, 500, 1, 50 << 20)
+                );
+                assert_eq!(r.isolation_level, 1);
+                let session = if v >= 7 { (42, 3) } else { (0, -1) };
+                assert_eq!((r.session_id, r.session_epoch), session);
+                let t = r.topics.get(0).unwrap();
+                if v >= 13 {
+                    assert_eq!((t.topic, t.topic_id), ("", TOPIC_ID));
+                } else {
+                    assert_eq!((t.topic, t.topic_id), ("sensors", [0; 16]));
+                }
+                let p = t.partitions.get(0).unwrap();
+                assert_eq!((p.partition, p.fetch_offset), (0, 100));
+                assert_eq!(p.partition_max_bytes, 1 << 20);
+                assert_eq!(p.current_leader_epoch, if v >= 9 { 5 } else { -1 });
+                assert_eq!(p.last_fetched_epoch, if v >= 12 { 4 } else { -1 });
+                let dir = if v >= 17 { TOPIC_ID } else { [0; 16] };
+                assert_eq!(p.replica_directory_id, dir);
+                let forgotten: Vec<_> = r
+                    .forgotten_topics_data
+                    .iter()
+                    .map(|f| (f.topic, f.topic_id, f.partitions.iter().collect::<Vec<_>>()))
+                    .collect();
+                match v {
+                    4 => assert!(forgotten.is_empty()),
+                    7..=12 => assert_eq!(forgotten, [("old", [0; 16], vec![1, 2])]),
+                    _ => assert_eq!(forgotten, [("", TOPIC_ID, vec![1, 2])]),
+                }
+                assert_eq!(r.rack_id, if v >= 11 { "rack-a" } else { "" });
+                let cluster = if v >= 12 { Some("cluster-0") } else { None };
+                assert_eq!(r.cluster_id, cluster);
+                let state = if v >= 15 { (1, 5) } else { (-1, -1) };
+                assert_eq!(
+                    (r.replica_state.replica_id, r.replica_state.replica_epoch),
+                    state
+                );
+            }
+            "FetchResponse" => {
+                let r: FetchResponse = response(&frame, v);
+                let session = if v >= 7 { 42 } else { 0 }; // a field from v7
+                assert_eq!((r.error_code, r.session_id), (0, session));
+                let t = if v >= 13 {
+                    r.topic_by_id(TOPIC_ID)
+                } else {
+                    r.topic("sensors")
+                }
+                .unwrap();
+                let p = t.partition(0).unwrap();
+                assert_eq!((p.error_code, p.high_watermark), (0, 2));
+                let log_start = if v >= 5 { 0 } else { -1 }; // a field from v5
+                assert_eq!((p.last_stable_offset, p.log_start_offset), (2, log_start));
+                let aborted: Vec<_> = p
+                    .aborted_transactions
+                    .unwrap()
+                    .iter()
+                    .map(|a| (a.producer_id, a.first_offset))
+                    .collect();
+                assert_eq!(aborted, [(77, 1)]);
+                assert_eq!(p.preferred_read_replica, if v >= 11 { 3 } else { -1 });
+                if v >= 12 {
+                    assert_eq!(
+                        (p.diverging_epoch.epoch, p.diverging_epoch.end_offset),
+                        (3, 90)
+                    );
+                    assert_eq!(
+                        (p.current_leader.leader_id, p.current_leader.leader_epoch),
+                        (2, 9)
+                    );
+                    assert_eq!((p.snapshot_id.end_offset, p.snapshot_id.epoch), (80, 2));
+                } else {
+                    assert_eq!(p.current_leader, FetchLeaderIdAndEpoch::default());
+                }
+                // One whole batch, then the first 30 bytes of the next: read in place, the
+                // partial one reported, not an error.
+                let mut batches = p.batches();
+                let whole: Vec<_> = batches.by_ref().map(|b| b.unwrap()).collect();
+                assert_eq!(whole.len(), 1);
+                assert_eq!(whole[0].record_count(), 2);
+                let records: Vec<_> = whole[0].records().unwrap().map(|r| r.unwrap()).collect();
+                assert_eq!(records[0].key, Some(&b"sensor-7"[..]));
+                assert_eq!(records[1].headers.get("unit"), Some(Some(&b"C"[..])));
+                let (have, needed) = batches.partial().unwrap();
+                assert_eq!(have, 30);
+                assert_eq!(have + needed, whole[0].as_bytes().len());
+                assert_eq!(p.record_sets().count(), 1);
+                let empty = t.partition(1).unwrap();
+                assert_eq!((empty.error_code, empty.records), (1, None));
+                assert_eq!(empty.aborted_transactions, None);
+                assert_eq!(empty.batches().count(), 0);
+                let endpoints: Vec<_> = r
+                    .node_endpoints
+                    .iter()
+                    .map(|e| (e.node_id, e.host, e.port, e.rack))
+                    .collect();
+                if v >= 16 {
+                    assert_eq!(endpoints, [(2, "broker-2", 9093, Some("rack-b"))]);
+                } else {
+                    assert!(endpoints.is_empty());
+                }
+            }
             "InitProducerIdRequest" => {
                 let r: InitProducerIdRequest = request(&frame, v);
                 assert_eq!(
@@ -297,5 +401,5 @@ fn kafka_python_frames() {
             other => panic!("unknown message {other}"),
         }
     }
-    assert_eq!(seen, 39);
+    assert_eq!(seen, 51);
 }

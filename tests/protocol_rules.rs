@@ -414,9 +414,9 @@ fn frames() {
     ));
     // Unknown APIs and versions cannot be dispatched.
     assert_eq!(
-        decode_request_header(b"\x00\x01\x00\x0c\x00\x00\x00\x00\xff\xff"),
+        decode_request_header(b"\x00\x02\x00\x0c\x00\x00\x00\x00\xff\xff"),
         Err(DecodeError::UnsupportedVersion {
-            api: 1,
+            api: 2,
             version: 12
         })
     );
@@ -485,4 +485,71 @@ fn tagged_sections_compare_by_content_not_by_varint_spelling() {
     let padded = decode::tagged_fields(b"\x01\x01\x82\x00ab").unwrap().1;
     assert_eq!(minimal, padded);
     assert_ne!(minimal, decode::tagged_fields(b"\x01\x01\x02ac").unwrap().1);
+}
+
+/// Fetch's two ways of naming a topic (KIP-516): a name up to v12, an id from v13. Both are
+/// ignorable, so the one a version lacks is dropped on encoding (Java's rule); the old replica
+/// id (v0-14, not ignorable) has moved into the tagged ReplicaState from v15.
+#[test]
+fn fetch_topic_names_and_ids() {
+    let partitions = [FetchPartition {
+        partition: 0,
+        fetch_offset: 10,
+        partition_max_bytes: 1024,
+        ..Default::default()
+    }];
+    let topics = [FetchTopic {
+        topic: "sensors",
+        topic_id: [9; 16],
+        partitions: Array::from(&partitions),
+        ..Default::default()
+    }];
+    let r = FetchRequest {
+        topics: Array::from(&topics),
+        ..Default::default()
+    };
+    let bytes = encode(&r, 12).unwrap();
+    let at_12 = FetchRequest::decode_exact(&bytes, 12).unwrap();
+    let t = at_12.topics.get(0).unwrap();
+    assert_eq!((t.topic, t.topic_id), ("sensors", [0; 16]));
+    let bytes = encode(&r, 13).unwrap();
+    let at_13 = FetchRequest::decode_exact(&bytes, 13).unwrap();
+    let t = at_13.topics.get(0).unwrap();
+    assert_eq!((t.topic, t.topic_id), ("", [9; 16]));
+
+    let follower = FetchRequest {
+        replica_id: 3,
+        ..Default::default()
+    };
+    assert!(encode(&follower, 14).is_ok());
+    assert_eq!(
+        encode(&follower, 15),
+        Err(EncodeError::FieldNotInVersion {
+            field: "FetchRequest.replica_id",
+            version: 15
+        })
+    );
+    let follower = FetchRequest {
+        replica_state: ReplicaState {
+            replica_id: 3,
+            replica_epoch: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let bytes = encode(&follower, 15).unwrap();
+    let back = FetchRequest::decode_exact(&bytes, 15).unwrap();
+    assert_eq!(back.replica_state.replica_id, 3);
+    // Versions outside 4-17 are refused both ways.
+    assert_eq!(
+        encode(&FetchRequest::default(), 3),
+        Err(EncodeError::UnsupportedVersion { api: 1, version: 3 })
+    );
+    assert_eq!(
+        FetchResponse::decode_exact(&[], 18),
+        Err(DecodeError::UnsupportedVersion {
+            api: 1,
+            version: 18
+        })
+    );
 }

@@ -8,6 +8,9 @@ use core::fmt;
 pub enum ApiKey {
     /// Produce (0): write record batches to partitions.
     Produce,
+    /// Fetch (1): read record batches from partitions (the consumer side, and a test
+    /// broker's or proxy's view of what a consumer asks).
+    Fetch,
     /// Metadata (3): brokers, topics, partitions and their leaders.
     Metadata,
     /// SaslHandshake (17): pick a SASL mechanism.
@@ -24,8 +27,9 @@ pub enum ApiKey {
 
 impl ApiKey {
     /// Every API this crate implements, in key order.
-    pub const ALL: [ApiKey; 6] = [
+    pub const ALL: [ApiKey; 7] = [
         Self::Produce,
+        Self::Fetch,
         Self::Metadata,
         Self::SaslHandshake,
         Self::ApiVersions,
@@ -37,6 +41,7 @@ impl ApiKey {
     pub const fn key(self) -> i16 {
         match self {
             Self::Produce => 0,
+            Self::Fetch => 1,
             Self::Metadata => 3,
             Self::SaslHandshake => 17,
             Self::ApiVersions => 18,
@@ -50,6 +55,7 @@ impl ApiKey {
     pub const fn from_key(key: i16) -> Self {
         match key {
             0 => Self::Produce,
+            1 => Self::Fetch,
             3 => Self::Metadata,
             17 => Self::SaslHandshake,
             18 => Self::ApiVersions,
@@ -63,6 +69,7 @@ impl ApiKey {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Produce => "Produce",
+            Self::Fetch => "Fetch",
             Self::Metadata => "Metadata",
             Self::SaslHandshake => "SaslHandshake",
             Self::ApiVersions => "ApiVersions",
@@ -76,6 +83,7 @@ impl ApiKey {
     pub const fn supported(self) -> Option<VersionRange> {
         Some(match self {
             Self::Produce => VersionRange::new(3, 11),
+            Self::Fetch => VersionRange::new(4, 17),
             Self::Metadata => VersionRange::new(1, 12),
             Self::SaslHandshake => VersionRange::new(0, 1),
             Self::ApiVersions => VersionRange::new(0, 4),
@@ -90,6 +98,7 @@ impl ApiKey {
     pub const fn flexible_from(self) -> Option<i16> {
         match self {
             Self::Produce => Some(9),
+            Self::Fetch => Some(12),
             Self::Metadata => Some(9),
             Self::SaslHandshake => None,
             Self::ApiVersions => Some(3),

@@ -2,10 +2,12 @@
 
 use super::codec::Decode;
 use super::messages::{
-    ApiVersionsResponse, MetadataResponse, MetadataResponseBroker, MetadataResponseTopic,
-    PartitionProduceResponse, ProduceResponse,
+    ApiVersionsResponse, FetchResponse, FetchableTopicResponse, MetadataResponse,
+    MetadataResponseBroker, MetadataResponseTopic, PartitionData, PartitionProduceResponse,
+    ProduceResponse,
 };
 use super::{ApiKey, VersionRange};
+use crate::record::{RecordBatches, RecordSets};
 use crate::wire::{DecodeError, decode};
 
 /// `UNSUPPORTED_VERSION`: the error code of an ApiVersions response to a version the broker
@@ -71,6 +73,46 @@ impl<'a> ProduceResponse<'a> {
             .partition_responses
             .iter()
             .find(|p| p.index == index)
+    }
+}
+
+impl<'a> FetchResponse<'a> {
+    /// The topic named `name` (versions 4-12, which name topics), if answered.
+    pub fn topic(&self, name: &str) -> Option<FetchableTopicResponse<'a>> {
+        self.responses.iter().find(|t| t.topic == name)
+    }
+
+    /// The topic with id `topic_id` (versions 13+, which identify topics by id), if answered.
+    pub fn topic_by_id(&self, topic_id: [u8; 16]) -> Option<FetchableTopicResponse<'a>> {
+        self.responses.iter().find(|t| t.topic_id == topic_id)
+    }
+}
+
+impl<'a> FetchableTopicResponse<'a> {
+    /// The answer for partition `index`, if there is one.
+    pub fn partition(&self, index: i32) -> Option<PartitionData<'a>> {
+        self.partitions.iter().find(|p| p.partition_index == index)
+    }
+}
+
+impl<'a> PartitionData<'a> {
+    /// The partition's record batches (magic 2), read in place from the receive buffer and
+    /// CRC-checked one by one; a null `records` field reads as no batches.
+    ///
+    /// A broker fills a Fetch response up to the byte limits it was given, so the last batch
+    /// may be cut short: the iterator then ends without an error and
+    /// [`RecordBatches::partial`] says so (the consumer fetches again from the offset after the
+    /// last complete batch). A broker with old, unconverted data may return legacy message
+    /// sets (magic 0 or 1) instead: [`record_sets`](Self::record_sets) reads both.
+    pub fn batches(&self) -> RecordBatches<'a> {
+        RecordBatches::new(self.records.unwrap_or_default())
+    }
+
+    /// The partition's records whatever their format: record batches (magic 2) and legacy
+    /// messages (magic 0 and 1), told apart by the magic byte, each CRC-checked; a partial
+    /// entry at the end ends the iteration as for [`batches`](Self::batches).
+    pub fn record_sets(&self) -> RecordSets<'a> {
+        RecordSets::new(self.records.unwrap_or_default())
     }
 }
 

@@ -1,7 +1,9 @@
 //! The Kafka protocol messages a producer needs, encoded in place and decoded by borrowing:
-//! request and response headers, Produce, Metadata, ApiVersions, InitProducerId,
+//! request and response headers, Produce, Fetch, Metadata, ApiVersions, InitProducerId,
 //! SaslHandshake and SaslAuthenticate, every version in [`ApiKey::supported`], requests and
-//! responses alike.
+//! responses alike. (Fetch is the consumer's side: a Fetch response's records are read in place
+//! with [`PartitionData::batches`] or, legacy message sets included,
+//! [`PartitionData::record_sets`].)
 //!
 //! The messages are generated from Kafka's own JSON message definitions
 //! (`spec/kafka-protocol/`) by `scripts/gen-protocol`; see [`messages`]. Each is a borrowing

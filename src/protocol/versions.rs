@@ -218,8 +218,9 @@ impl NegotiatedVersions {
 mod tests {
     use super::*;
 
-    const TANSU: [(i16, i16, i16); 6] = [
+    const TANSU: [(i16, i16, i16); 7] = [
         (0, 0, 11),
+        (1, 0, 17),
         (3, 0, 12),
         (18, 0, 4),
         (22, 0, 5),
@@ -233,6 +234,7 @@ mod tests {
     fn tansu_gets_our_highest_version_of_everything() {
         let v = NegotiatedVersions::from_broker(TANSU, &ApiKey::ALL).expect("all usable");
         assert_eq!(v.get(ApiKey::Produce), Some(11));
+        assert_eq!(v.get(ApiKey::Fetch), Some(17));
         assert_eq!(v.get(ApiKey::Metadata), Some(12));
         assert_eq!(v.get(ApiKey::ApiVersions), Some(4));
         assert_eq!(v.get(ApiKey::InitProducerId), Some(5));
@@ -244,6 +246,7 @@ mod tests {
         );
         let mut all = v.iter();
         assert_eq!(all.next(), Some((ApiKey::Produce, Some(11))));
+        assert_eq!(all.next(), Some((ApiKey::Fetch, Some(17))));
         assert_eq!(all.count(), 5);
     }
 
@@ -303,7 +306,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_ignored_and_the_last_duplicate_counts() {
         let broker = [
-            (1, 0, 17),
+            (2, 0, 9), // ListOffsets: not implemented here
             (0, 0, 4),
             (3, 0, 12),
             (0, 5, 9),
@@ -312,17 +315,17 @@ mod tests {
         ];
         let v = NegotiatedVersions::from_broker(broker, &PRODUCER).expect("usable");
         assert_eq!(v.get(ApiKey::Produce), Some(9));
-        assert_eq!(v.get(ApiKey::Other(1)), None);
+        assert_eq!(v.get(ApiKey::Other(2)), None);
         assert_eq!(
-            v.version(ApiKey::Other(1)),
+            v.version(ApiKey::Other(2)),
             Err(VersionError::NotImplemented {
-                api: ApiKey::Other(1)
+                api: ApiKey::Other(2)
             })
         );
         assert_eq!(
-            NegotiatedVersions::from_broker(broker, &[ApiKey::Other(1)]),
+            NegotiatedVersions::from_broker(broker, &[ApiKey::Other(2)]),
             Err(VersionError::NotImplemented {
-                api: ApiKey::Other(1)
+                api: ApiKey::Other(2)
             })
         );
     }

@@ -36,6 +36,7 @@ mod attributes;
 mod builder;
 mod control;
 mod crc32c;
+mod legacy;
 mod reader;
 
 pub use attributes::{Attributes, Compression, TimestampType};
@@ -44,6 +45,7 @@ pub use control::{ControlRecord, ControlType};
 #[doc(hidden)]
 pub use crc32c::backends as crc32c_backends;
 pub use crc32c::{Crc32c, crc32c, crc32c_append};
+pub use legacy::{LegacyMessage, LegacyMessages, RecordSet, RecordSets, crc32};
 pub use reader::{HeaderIter, Headers, Record, RecordBatch, RecordBatches, Records};
 
 /// A record header: a string key and a nullable byte value.

@@ -18,6 +18,13 @@ use proptest::test_runner::TestCaseError;
 pub const TAGGED_FIELDS: &[&str] = &[
     "ProduceResponse.node_endpoints",
     "PartitionProduceResponse.current_leader",
+    "FetchRequest.cluster_id",
+    "FetchRequest.replica_state",
+    "FetchPartition.replica_directory_id",
+    "FetchResponse.node_endpoints",
+    "PartitionData.diverging_epoch",
+    "PartitionData.current_leader",
+    "PartitionData.snapshot_id",
     "ApiVersionsResponse.supported_features",
     "ApiVersionsResponse.finalized_features_epoch",
     "ApiVersionsResponse.finalized_features",
@@ -650,6 +657,901 @@ pub fn node_endpoint(version: i16) -> BoxedStrategy<kp::produce_response::NodeEn
 pub fn same_node_endpoint(
     ours: &NodeEndpoint<'_>,
     theirs: &kp::produce_response::NodeEndpoint,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.node_id, &theirs.node_id, path, "node_id")?;
+    k::same(&ours.host, &theirs.host, path, "host")?;
+    k::same(&ours.port, &theirs.port, path, "port")?;
+    k::same(&ours.rack, &theirs.rack, path, "rack")?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchRequest` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetch_request(version: i16) -> BoxedStrategy<kp::fetch_request::FetchRequest> {
+    (
+        (
+            k::when(version >= 12, k::nullable(k::string())),
+            k::when(version <= 14, any::<i32>().boxed()),
+            k::when(version >= 15, replica_state(version)),
+            k::when(true, any::<i32>().boxed()),
+            k::when(true, any::<i32>().boxed()),
+            k::when(true, any::<i32>().boxed()),
+            k::when(true, any::<i8>().boxed()),
+            k::when(version >= 7, any::<i32>().boxed()),
+        ),
+        (
+            k::when(version >= 7, any::<i32>().boxed()),
+            k::when(true, k::array(fetch_topic(version))),
+            k::when(version >= 7, k::array(forgotten_topic(version))),
+            k::when(version >= 11, k::string()),
+            k::when(version >= 12, k::unknown_tags(2)),
+        ),
+    )
+        .prop_map(
+            move |(
+                (
+                    cluster_id,
+                    replica_id,
+                    replica_state,
+                    max_wait_ms,
+                    min_bytes,
+                    max_bytes,
+                    isolation_level,
+                    session_id,
+                ),
+                (session_epoch, topics, forgotten_topics_data, rack_id, unknown_tagged_fields),
+            )| {
+                let mut x = kp::fetch_request::FetchRequest::default();
+                if let Some(v) = cluster_id {
+                    x.cluster_id = v;
+                }
+                if let Some(v) = replica_id {
+                    x.replica_id = v.into();
+                }
+                if let Some(v) = replica_state {
+                    x.replica_state = v;
+                }
+                if let Some(v) = max_wait_ms {
+                    x.max_wait_ms = v;
+                }
+                if let Some(v) = min_bytes {
+                    x.min_bytes = v;
+                }
+                if let Some(v) = max_bytes {
+                    x.max_bytes = v;
+                }
+                if let Some(v) = isolation_level {
+                    x.isolation_level = v;
+                }
+                if let Some(v) = session_id {
+                    x.session_id = v;
+                }
+                if let Some(v) = session_epoch {
+                    x.session_epoch = v;
+                }
+                if let Some(v) = topics {
+                    x.topics = v;
+                }
+                if let Some(v) = forgotten_topics_data {
+                    x.forgotten_topics_data = v;
+                }
+                if let Some(v) = rack_id {
+                    x.rack_id = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `FetchRequest` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetch_request(
+    ours: &FetchRequest<'_>,
+    theirs: &kp::fetch_request::FetchRequest,
+    version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.cluster_id, &theirs.cluster_id, path, "cluster_id")?;
+    k::same(&ours.replica_id, &theirs.replica_id, path, "replica_id")?;
+    same_replica_state(
+        &ours.replica_state,
+        &theirs.replica_state,
+        version,
+        &format!("{path}.{}", "replica_state"),
+    )?;
+    k::same(&ours.max_wait_ms, &theirs.max_wait_ms, path, "max_wait_ms")?;
+    k::same(&ours.min_bytes, &theirs.min_bytes, path, "min_bytes")?;
+    k::same(&ours.max_bytes, &theirs.max_bytes, path, "max_bytes")?;
+    k::same(
+        &ours.isolation_level,
+        &theirs.isolation_level,
+        path,
+        "isolation_level",
+    )?;
+    k::same(&ours.session_id, &theirs.session_id, path, "session_id")?;
+    k::same(
+        &ours.session_epoch,
+        &theirs.session_epoch,
+        path,
+        "session_epoch",
+    )?;
+    k::same_structs(&ours.topics, &theirs.topics, path, "topics", |o, t, p| {
+        same_fetch_topic(&o, t, version, p)
+    })?;
+    k::same_structs(
+        &ours.forgotten_topics_data,
+        &theirs.forgotten_topics_data,
+        path,
+        "forgotten_topics_data",
+        |o, t, p| same_forgotten_topic(&o, t, version, p),
+    )?;
+    k::same(&ours.rack_id, &theirs.rack_id, path, "rack_id")?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `ReplicaState` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn replica_state(version: i16) -> BoxedStrategy<kp::fetch_request::ReplicaState> {
+    ((
+        k::when(version >= 15, any::<i32>().boxed()),
+        k::when(version >= 15, any::<i64>().boxed()),
+        k::when(version >= 15, k::unknown_tags(0)),
+    ),)
+        .prop_map(
+            move |((replica_id, replica_epoch, unknown_tagged_fields),)| {
+                let mut x = kp::fetch_request::ReplicaState::default();
+                if let Some(v) = replica_id {
+                    x.replica_id = v.into();
+                }
+                if let Some(v) = replica_epoch {
+                    x.replica_epoch = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `ReplicaState` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_replica_state(
+    ours: &ReplicaState<'_>,
+    theirs: &kp::fetch_request::ReplicaState,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.replica_id, &theirs.replica_id, path, "replica_id")?;
+    k::same(
+        &ours.replica_epoch,
+        &theirs.replica_epoch,
+        path,
+        "replica_epoch",
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchTopic` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetch_topic(version: i16) -> BoxedStrategy<kp::fetch_request::FetchTopic> {
+    ((
+        k::when(version <= 12, k::string()),
+        k::when(version >= 13, k::uuid()),
+        k::when(true, k::array(fetch_partition(version))),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(
+            move |((topic, topic_id, partitions, unknown_tagged_fields),)| {
+                let mut x = kp::fetch_request::FetchTopic::default();
+                if let Some(v) = topic {
+                    x.topic = v.into();
+                }
+                if let Some(v) = topic_id {
+                    x.topic_id = v;
+                }
+                if let Some(v) = partitions {
+                    x.partitions = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `FetchTopic` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetch_topic(
+    ours: &FetchTopic<'_>,
+    theirs: &kp::fetch_request::FetchTopic,
+    version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.topic, &theirs.topic, path, "topic")?;
+    k::same(&ours.topic_id, &theirs.topic_id, path, "topic_id")?;
+    k::same_structs(
+        &ours.partitions,
+        &theirs.partitions,
+        path,
+        "partitions",
+        |o, t, p| same_fetch_partition(&o, t, version, p),
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchPartition` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetch_partition(version: i16) -> BoxedStrategy<kp::fetch_request::FetchPartition> {
+    ((
+        k::when(true, any::<i32>().boxed()),
+        k::when(version >= 9, any::<i32>().boxed()),
+        k::when(true, any::<i64>().boxed()),
+        k::when(version >= 12, any::<i32>().boxed()),
+        k::when(version >= 5, any::<i64>().boxed()),
+        k::when(true, any::<i32>().boxed()),
+        k::when(version >= 17, k::uuid()),
+        k::when(version >= 12, k::unknown_tags(2)),
+    ),)
+        .prop_map(
+            move |((
+                partition,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                log_start_offset,
+                partition_max_bytes,
+                replica_directory_id,
+                unknown_tagged_fields,
+            ),)| {
+                let mut x = kp::fetch_request::FetchPartition::default();
+                if let Some(v) = partition {
+                    x.partition = v;
+                }
+                if let Some(v) = current_leader_epoch {
+                    x.current_leader_epoch = v;
+                }
+                if let Some(v) = fetch_offset {
+                    x.fetch_offset = v;
+                }
+                if let Some(v) = last_fetched_epoch {
+                    x.last_fetched_epoch = v;
+                }
+                if let Some(v) = log_start_offset {
+                    x.log_start_offset = v;
+                }
+                if let Some(v) = partition_max_bytes {
+                    x.partition_max_bytes = v;
+                }
+                if let Some(v) = replica_directory_id {
+                    x.replica_directory_id = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `FetchPartition` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetch_partition(
+    ours: &FetchPartition<'_>,
+    theirs: &kp::fetch_request::FetchPartition,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.partition, &theirs.partition, path, "partition")?;
+    k::same(
+        &ours.current_leader_epoch,
+        &theirs.current_leader_epoch,
+        path,
+        "current_leader_epoch",
+    )?;
+    k::same(
+        &ours.fetch_offset,
+        &theirs.fetch_offset,
+        path,
+        "fetch_offset",
+    )?;
+    k::same(
+        &ours.last_fetched_epoch,
+        &theirs.last_fetched_epoch,
+        path,
+        "last_fetched_epoch",
+    )?;
+    k::same(
+        &ours.log_start_offset,
+        &theirs.log_start_offset,
+        path,
+        "log_start_offset",
+    )?;
+    k::same(
+        &ours.partition_max_bytes,
+        &theirs.partition_max_bytes,
+        path,
+        "partition_max_bytes",
+    )?;
+    k::same(
+        &ours.replica_directory_id,
+        &theirs.replica_directory_id,
+        path,
+        "replica_directory_id",
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `ForgottenTopic` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn forgotten_topic(version: i16) -> BoxedStrategy<kp::fetch_request::ForgottenTopic> {
+    ((
+        k::when((7..=12).contains(&version), k::string()),
+        k::when(version >= 13, k::uuid()),
+        k::when(version >= 7, k::array(any::<i32>().boxed())),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(
+            move |((topic, topic_id, partitions, unknown_tagged_fields),)| {
+                let mut x = kp::fetch_request::ForgottenTopic::default();
+                if let Some(v) = topic {
+                    x.topic = v.into();
+                }
+                if let Some(v) = topic_id {
+                    x.topic_id = v;
+                }
+                if let Some(v) = partitions {
+                    x.partitions = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `ForgottenTopic` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_forgotten_topic(
+    ours: &ForgottenTopic<'_>,
+    theirs: &kp::fetch_request::ForgottenTopic,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.topic, &theirs.topic, path, "topic")?;
+    k::same(&ours.topic_id, &theirs.topic_id, path, "topic_id")?;
+    k::same(&ours.partitions, &theirs.partitions, path, "partitions")?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchResponse` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetch_response(version: i16) -> BoxedStrategy<kp::fetch_response::FetchResponse> {
+    ((
+        k::when(true, any::<i32>().boxed()),
+        k::when(version >= 7, any::<i16>().boxed()),
+        k::when(version >= 7, any::<i32>().boxed()),
+        k::when(true, k::array(fetchable_topic_response(version))),
+        k::when(version >= 16, k::array(fetch_node_endpoint(version))),
+        k::when(version >= 12, k::unknown_tags(1)),
+    ),)
+        .prop_map(
+            move |((
+                throttle_time_ms,
+                error_code,
+                session_id,
+                responses,
+                node_endpoints,
+                unknown_tagged_fields,
+            ),)| {
+                let mut x = kp::fetch_response::FetchResponse::default();
+                if let Some(v) = throttle_time_ms {
+                    x.throttle_time_ms = v;
+                }
+                if let Some(v) = error_code {
+                    x.error_code = v;
+                }
+                if let Some(v) = session_id {
+                    x.session_id = v;
+                }
+                if let Some(v) = responses {
+                    x.responses = v;
+                }
+                if let Some(v) = node_endpoints {
+                    x.node_endpoints = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `FetchResponse` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetch_response(
+    ours: &FetchResponse<'_>,
+    theirs: &kp::fetch_response::FetchResponse,
+    version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(
+        &ours.throttle_time_ms,
+        &theirs.throttle_time_ms,
+        path,
+        "throttle_time_ms",
+    )?;
+    k::same(&ours.error_code, &theirs.error_code, path, "error_code")?;
+    k::same(&ours.session_id, &theirs.session_id, path, "session_id")?;
+    k::same_structs(
+        &ours.responses,
+        &theirs.responses,
+        path,
+        "responses",
+        |o, t, p| same_fetchable_topic_response(&o, t, version, p),
+    )?;
+    k::same_structs(
+        &ours.node_endpoints,
+        &theirs.node_endpoints,
+        path,
+        "node_endpoints",
+        |o, t, p| same_fetch_node_endpoint(&o, t, version, p),
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchableTopicResponse` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetchable_topic_response(
+    version: i16,
+) -> BoxedStrategy<kp::fetch_response::FetchableTopicResponse> {
+    ((
+        k::when(version <= 12, k::string()),
+        k::when(version >= 13, k::uuid()),
+        k::when(true, k::array(partition_data(version))),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(
+            move |((topic, topic_id, partitions, unknown_tagged_fields),)| {
+                let mut x = kp::fetch_response::FetchableTopicResponse::default();
+                if let Some(v) = topic {
+                    x.topic = v.into();
+                }
+                if let Some(v) = topic_id {
+                    x.topic_id = v;
+                }
+                if let Some(v) = partitions {
+                    x.partitions = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `FetchableTopicResponse` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetchable_topic_response(
+    ours: &FetchableTopicResponse<'_>,
+    theirs: &kp::fetch_response::FetchableTopicResponse,
+    version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.topic, &theirs.topic, path, "topic")?;
+    k::same(&ours.topic_id, &theirs.topic_id, path, "topic_id")?;
+    k::same_structs(
+        &ours.partitions,
+        &theirs.partitions,
+        path,
+        "partitions",
+        |o, t, p| same_partition_data(&o, t, version, p),
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `PartitionData` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn partition_data(version: i16) -> BoxedStrategy<kp::fetch_response::PartitionData> {
+    (
+        (
+            k::when(true, any::<i32>().boxed()),
+            k::when(true, any::<i16>().boxed()),
+            k::when(true, any::<i64>().boxed()),
+            k::when(true, any::<i64>().boxed()),
+            k::when(version >= 5, any::<i64>().boxed()),
+            k::when(version >= 12, epoch_end_offset(version)),
+            k::when(version >= 12, fetch_leader_id_and_epoch(version)),
+            k::when(version >= 12, snapshot_id(version)),
+        ),
+        (
+            k::when(true, k::nullable(k::array(aborted_transaction(version)))),
+            k::when(version >= 11, any::<i32>().boxed()),
+            k::when(true, k::nullable(k::bytes())),
+            k::when(version >= 12, k::unknown_tags(3)),
+        ),
+    )
+        .prop_map(
+            move |(
+                (
+                    partition_index,
+                    error_code,
+                    high_watermark,
+                    last_stable_offset,
+                    log_start_offset,
+                    diverging_epoch,
+                    current_leader,
+                    snapshot_id,
+                ),
+                (aborted_transactions, preferred_read_replica, records, unknown_tagged_fields),
+            )| {
+                let mut x = kp::fetch_response::PartitionData::default();
+                if let Some(v) = partition_index {
+                    x.partition_index = v;
+                }
+                if let Some(v) = error_code {
+                    x.error_code = v;
+                }
+                if let Some(v) = high_watermark {
+                    x.high_watermark = v;
+                }
+                if let Some(v) = last_stable_offset {
+                    x.last_stable_offset = v;
+                }
+                if let Some(v) = log_start_offset {
+                    x.log_start_offset = v;
+                }
+                if let Some(v) = diverging_epoch {
+                    x.diverging_epoch = v;
+                }
+                if let Some(v) = current_leader {
+                    x.current_leader = v;
+                }
+                if let Some(v) = snapshot_id {
+                    x.snapshot_id = v;
+                }
+                if let Some(v) = aborted_transactions {
+                    x.aborted_transactions = v;
+                }
+                if let Some(v) = preferred_read_replica {
+                    x.preferred_read_replica = v.into();
+                }
+                if let Some(v) = records {
+                    x.records = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `PartitionData` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_partition_data(
+    ours: &PartitionData<'_>,
+    theirs: &kp::fetch_response::PartitionData,
+    version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(
+        &ours.partition_index,
+        &theirs.partition_index,
+        path,
+        "partition_index",
+    )?;
+    k::same(&ours.error_code, &theirs.error_code, path, "error_code")?;
+    k::same(
+        &ours.high_watermark,
+        &theirs.high_watermark,
+        path,
+        "high_watermark",
+    )?;
+    k::same(
+        &ours.last_stable_offset,
+        &theirs.last_stable_offset,
+        path,
+        "last_stable_offset",
+    )?;
+    k::same(
+        &ours.log_start_offset,
+        &theirs.log_start_offset,
+        path,
+        "log_start_offset",
+    )?;
+    same_epoch_end_offset(
+        &ours.diverging_epoch,
+        &theirs.diverging_epoch,
+        version,
+        &format!("{path}.{}", "diverging_epoch"),
+    )?;
+    same_fetch_leader_id_and_epoch(
+        &ours.current_leader,
+        &theirs.current_leader,
+        version,
+        &format!("{path}.{}", "current_leader"),
+    )?;
+    same_snapshot_id(
+        &ours.snapshot_id,
+        &theirs.snapshot_id,
+        version,
+        &format!("{path}.{}", "snapshot_id"),
+    )?;
+    k::same_nullable_structs(
+        &ours.aborted_transactions,
+        &theirs.aborted_transactions,
+        path,
+        "aborted_transactions",
+        |o, t, p| same_aborted_transaction(&o, t, version, p),
+    )?;
+    k::same(
+        &ours.preferred_read_replica,
+        &theirs.preferred_read_replica,
+        path,
+        "preferred_read_replica",
+    )?;
+    k::same(&ours.records, &theirs.records, path, "records")?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `EpochEndOffset` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn epoch_end_offset(version: i16) -> BoxedStrategy<kp::fetch_response::EpochEndOffset> {
+    ((
+        k::when(version >= 12, any::<i32>().boxed()),
+        k::when(version >= 12, any::<i64>().boxed()),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(move |((epoch, end_offset, unknown_tagged_fields),)| {
+            let mut x = kp::fetch_response::EpochEndOffset::default();
+            if let Some(v) = epoch {
+                x.epoch = v;
+            }
+            if let Some(v) = end_offset {
+                x.end_offset = v;
+            }
+            if let Some(v) = unknown_tagged_fields {
+                x.unknown_tagged_fields = v;
+            }
+            x
+        })
+        .boxed()
+}
+
+/// Compares our `EpochEndOffset` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_epoch_end_offset(
+    ours: &EpochEndOffset<'_>,
+    theirs: &kp::fetch_response::EpochEndOffset,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.epoch, &theirs.epoch, path, "epoch")?;
+    k::same(&ours.end_offset, &theirs.end_offset, path, "end_offset")?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchLeaderIdAndEpoch` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetch_leader_id_and_epoch(
+    version: i16,
+) -> BoxedStrategy<kp::fetch_response::LeaderIdAndEpoch> {
+    ((
+        k::when(version >= 12, any::<i32>().boxed()),
+        k::when(version >= 12, any::<i32>().boxed()),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(move |((leader_id, leader_epoch, unknown_tagged_fields),)| {
+            let mut x = kp::fetch_response::LeaderIdAndEpoch::default();
+            if let Some(v) = leader_id {
+                x.leader_id = v.into();
+            }
+            if let Some(v) = leader_epoch {
+                x.leader_epoch = v;
+            }
+            if let Some(v) = unknown_tagged_fields {
+                x.unknown_tagged_fields = v;
+            }
+            x
+        })
+        .boxed()
+}
+
+/// Compares our `FetchLeaderIdAndEpoch` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetch_leader_id_and_epoch(
+    ours: &FetchLeaderIdAndEpoch<'_>,
+    theirs: &kp::fetch_response::LeaderIdAndEpoch,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.leader_id, &theirs.leader_id, path, "leader_id")?;
+    k::same(
+        &ours.leader_epoch,
+        &theirs.leader_epoch,
+        path,
+        "leader_epoch",
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `SnapshotId` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn snapshot_id(version: i16) -> BoxedStrategy<kp::fetch_response::SnapshotId> {
+    ((
+        k::when(version >= 12, any::<i64>().boxed()),
+        k::when(version >= 12, any::<i32>().boxed()),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(move |((end_offset, epoch, unknown_tagged_fields),)| {
+            let mut x = kp::fetch_response::SnapshotId::default();
+            if let Some(v) = end_offset {
+                x.end_offset = v;
+            }
+            if let Some(v) = epoch {
+                x.epoch = v;
+            }
+            if let Some(v) = unknown_tagged_fields {
+                x.unknown_tagged_fields = v;
+            }
+            x
+        })
+        .boxed()
+}
+
+/// Compares our `SnapshotId` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_snapshot_id(
+    ours: &SnapshotId<'_>,
+    theirs: &kp::fetch_response::SnapshotId,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.end_offset, &theirs.end_offset, path, "end_offset")?;
+    k::same(&ours.epoch, &theirs.epoch, path, "epoch")?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `AbortedTransaction` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn aborted_transaction(version: i16) -> BoxedStrategy<kp::fetch_response::AbortedTransaction> {
+    ((
+        k::when(true, any::<i64>().boxed()),
+        k::when(true, any::<i64>().boxed()),
+        k::when(version >= 12, k::unknown_tags(0)),
+    ),)
+        .prop_map(
+            move |((producer_id, first_offset, unknown_tagged_fields),)| {
+                let mut x = kp::fetch_response::AbortedTransaction::default();
+                if let Some(v) = producer_id {
+                    x.producer_id = v.into();
+                }
+                if let Some(v) = first_offset {
+                    x.first_offset = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `AbortedTransaction` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_aborted_transaction(
+    ours: &AbortedTransaction<'_>,
+    theirs: &kp::fetch_response::AbortedTransaction,
+    _version: i16,
+    path: &str,
+) -> Result<(), TestCaseError> {
+    k::same(&ours.producer_id, &theirs.producer_id, path, "producer_id")?;
+    k::same(
+        &ours.first_offset,
+        &theirs.first_offset,
+        path,
+        "first_offset",
+    )?;
+    k::same_tags(
+        &ours.unknown_tagged_fields,
+        &theirs.unknown_tagged_fields,
+        path,
+    )?;
+    Ok(())
+}
+
+/// Values of kafka-protocol's `FetchNodeEndpoint` that are valid at `version`: fields the version lacks keep kafka-protocol's default, null only where the version allows it, unknown tags only where no version knows them.
+pub fn fetch_node_endpoint(version: i16) -> BoxedStrategy<kp::fetch_response::NodeEndpoint> {
+    ((
+        k::when(version >= 16, any::<i32>().boxed()),
+        k::when(version >= 16, k::string()),
+        k::when(version >= 16, any::<i32>().boxed()),
+        k::when(version >= 16, k::nullable(k::string())),
+        k::when(version >= 16, k::unknown_tags(0)),
+    ),)
+        .prop_map(
+            move |((node_id, host, port, rack, unknown_tagged_fields),)| {
+                let mut x = kp::fetch_response::NodeEndpoint::default();
+                if let Some(v) = node_id {
+                    x.node_id = v.into();
+                }
+                if let Some(v) = host {
+                    x.host = v;
+                }
+                if let Some(v) = port {
+                    x.port = v;
+                }
+                if let Some(v) = rack {
+                    x.rack = v;
+                }
+                if let Some(v) = unknown_tagged_fields {
+                    x.unknown_tagged_fields = v;
+                }
+                x
+            },
+        )
+        .boxed()
+}
+
+/// Compares our `FetchNodeEndpoint` with kafka-protocol's, field by field (every field, also those the version lacks: both hold what a decoder of the version fills in).
+pub fn same_fetch_node_endpoint(
+    ours: &FetchNodeEndpoint<'_>,
+    theirs: &kp::fetch_response::NodeEndpoint,
     _version: i16,
     path: &str,
 ) -> Result<(), TestCaseError> {
@@ -1792,6 +2694,22 @@ macro_rules! for_each_kafka_protocol_message {
             kafka_protocol::messages::ProduceResponse,
             3,
             11
+        );
+        $m!(
+            fetch_request,
+            same_fetch_request,
+            FetchRequest,
+            kafka_protocol::messages::FetchRequest,
+            4,
+            17
+        );
+        $m!(
+            fetch_response,
+            same_fetch_response,
+            FetchResponse,
+            kafka_protocol::messages::FetchResponse,
+            4,
+            17
         );
         $m!(
             metadata_request,

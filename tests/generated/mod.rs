@@ -359,6 +359,550 @@ pub fn node_endpoint(version: i16) -> BoxedStrategy<NodeEndpoint<'static>> {
         .boxed()
 }
 
+/// Values of [`FetchRequest`] that are valid at `version`.
+pub fn fetch_request(version: i16) -> BoxedStrategy<FetchRequest<'static>> {
+    (
+        (
+            if version >= 12 {
+                s::nullable(s::string())
+            } else {
+                Just(None).boxed()
+            },
+            if version <= 14 {
+                any::<i32>().boxed()
+            } else {
+                Just(-1).boxed()
+            },
+            if version >= 15 {
+                replica_state(version)
+            } else {
+                Just(ReplicaState::default()).boxed()
+            },
+            any::<i32>().boxed(),
+            any::<i32>().boxed(),
+            any::<i32>().boxed(),
+            any::<i8>().boxed(),
+            if version >= 7 {
+                any::<i32>().boxed()
+            } else {
+                Just(0).boxed()
+            },
+        ),
+        (
+            if version >= 7 {
+                any::<i32>().boxed()
+            } else {
+                Just(-1).boxed()
+            },
+            s::array(fetch_topic(version)),
+            if version >= 7 {
+                s::array(forgotten_topic(version))
+            } else {
+                Just(Array::EMPTY).boxed()
+            },
+            if version >= 11 {
+                s::string()
+            } else {
+                Just("").boxed()
+            },
+            if version >= 12 {
+                s::unknown_tags(
+                    if version <= 11 {
+                        0
+                    } else {
+                        if (12..=14).contains(&version) { 1 } else { 2 }
+                    },
+                    2,
+                )
+            } else {
+                Just(TaggedFields::EMPTY).boxed()
+            },
+        ),
+    )
+        .prop_map(
+            move |(
+                (
+                    cluster_id,
+                    replica_id,
+                    replica_state,
+                    max_wait_ms,
+                    min_bytes,
+                    max_bytes,
+                    isolation_level,
+                    session_id,
+                ),
+                (session_epoch, topics, forgotten_topics_data, rack_id, unknown_tagged_fields),
+            )| FetchRequest {
+                cluster_id,
+                replica_id,
+                replica_state,
+                max_wait_ms,
+                min_bytes,
+                max_bytes,
+                isolation_level,
+                session_id,
+                session_epoch,
+                topics,
+                forgotten_topics_data,
+                rack_id,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`ReplicaState`] that are valid at `version`.
+pub fn replica_state(version: i16) -> BoxedStrategy<ReplicaState<'static>> {
+    ((
+        if version >= 15 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 15 {
+            any::<i64>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 15 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((replica_id, replica_epoch, unknown_tagged_fields),)| ReplicaState {
+                replica_id,
+                replica_epoch,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`FetchTopic`] that are valid at `version`.
+pub fn fetch_topic(version: i16) -> BoxedStrategy<FetchTopic<'static>> {
+    ((
+        if version <= 12 {
+            s::string()
+        } else {
+            Just("").boxed()
+        },
+        if version >= 13 {
+            any::<[u8; 16]>().boxed()
+        } else {
+            Just([0; 16]).boxed()
+        },
+        s::array(fetch_partition(version)),
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((topic, topic_id, partitions, unknown_tagged_fields),)| FetchTopic {
+                topic,
+                topic_id,
+                partitions,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`FetchPartition`] that are valid at `version`.
+pub fn fetch_partition(version: i16) -> BoxedStrategy<FetchPartition<'static>> {
+    ((
+        any::<i32>().boxed(),
+        if version >= 9 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        any::<i64>().boxed(),
+        if version >= 12 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 5 {
+            any::<i64>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        any::<i32>().boxed(),
+        if version >= 17 {
+            any::<[u8; 16]>().boxed()
+        } else {
+            Just([0; 16]).boxed()
+        },
+        if version >= 12 {
+            s::unknown_tags(if version <= 16 { 0 } else { 1 }, 2)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((
+                partition,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                log_start_offset,
+                partition_max_bytes,
+                replica_directory_id,
+                unknown_tagged_fields,
+            ),)| FetchPartition {
+                partition,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                log_start_offset,
+                partition_max_bytes,
+                replica_directory_id,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`ForgottenTopic`] that are valid at `version`.
+pub fn forgotten_topic(version: i16) -> BoxedStrategy<ForgottenTopic<'static>> {
+    ((
+        if (7..=12).contains(&version) {
+            s::string()
+        } else {
+            Just("").boxed()
+        },
+        if version >= 13 {
+            any::<[u8; 16]>().boxed()
+        } else {
+            Just([0; 16]).boxed()
+        },
+        if version >= 7 {
+            s::array(any::<i32>().boxed())
+        } else {
+            Just(Array::EMPTY).boxed()
+        },
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((topic, topic_id, partitions, unknown_tagged_fields),)| ForgottenTopic {
+                topic,
+                topic_id,
+                partitions,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`FetchResponse`] that are valid at `version`.
+pub fn fetch_response(version: i16) -> BoxedStrategy<FetchResponse<'static>> {
+    ((
+        any::<i32>().boxed(),
+        if version >= 7 {
+            any::<i16>().boxed()
+        } else {
+            Just(0).boxed()
+        },
+        if version >= 7 {
+            any::<i32>().boxed()
+        } else {
+            Just(0).boxed()
+        },
+        s::array(fetchable_topic_response(version)),
+        if version >= 16 {
+            s::array(fetch_node_endpoint(version))
+        } else {
+            Just(Array::EMPTY).boxed()
+        },
+        if version >= 12 {
+            s::unknown_tags(if version <= 15 { 0 } else { 1 }, 1)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((
+                throttle_time_ms,
+                error_code,
+                session_id,
+                responses,
+                node_endpoints,
+                unknown_tagged_fields,
+            ),)| FetchResponse {
+                throttle_time_ms,
+                error_code,
+                session_id,
+                responses,
+                node_endpoints,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`FetchableTopicResponse`] that are valid at `version`.
+pub fn fetchable_topic_response(version: i16) -> BoxedStrategy<FetchableTopicResponse<'static>> {
+    ((
+        if version <= 12 {
+            s::string()
+        } else {
+            Just("").boxed()
+        },
+        if version >= 13 {
+            any::<[u8; 16]>().boxed()
+        } else {
+            Just([0; 16]).boxed()
+        },
+        s::array(partition_data(version)),
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((topic, topic_id, partitions, unknown_tagged_fields),)| FetchableTopicResponse {
+                topic,
+                topic_id,
+                partitions,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`PartitionData`] that are valid at `version`.
+pub fn partition_data(version: i16) -> BoxedStrategy<PartitionData<'static>> {
+    (
+        (
+            any::<i32>().boxed(),
+            any::<i16>().boxed(),
+            any::<i64>().boxed(),
+            any::<i64>().boxed(),
+            if version >= 5 {
+                any::<i64>().boxed()
+            } else {
+                Just(-1).boxed()
+            },
+            if version >= 12 {
+                epoch_end_offset(version)
+            } else {
+                Just(EpochEndOffset::default()).boxed()
+            },
+            if version >= 12 {
+                fetch_leader_id_and_epoch(version)
+            } else {
+                Just(FetchLeaderIdAndEpoch::default()).boxed()
+            },
+            if version >= 12 {
+                snapshot_id(version)
+            } else {
+                Just(SnapshotId::default()).boxed()
+            },
+        ),
+        (
+            s::nullable(s::array(aborted_transaction(version))),
+            if version >= 11 {
+                any::<i32>().boxed()
+            } else {
+                Just(-1).boxed()
+            },
+            s::nullable(s::bytes()),
+            if version >= 12 {
+                s::unknown_tags(if version <= 11 { 0 } else { 3 }, 3)
+            } else {
+                Just(TaggedFields::EMPTY).boxed()
+            },
+        ),
+    )
+        .prop_map(
+            move |(
+                (
+                    partition_index,
+                    error_code,
+                    high_watermark,
+                    last_stable_offset,
+                    log_start_offset,
+                    diverging_epoch,
+                    current_leader,
+                    snapshot_id,
+                ),
+                (aborted_transactions, preferred_read_replica, records, unknown_tagged_fields),
+            )| PartitionData {
+                partition_index,
+                error_code,
+                high_watermark,
+                last_stable_offset,
+                log_start_offset,
+                diverging_epoch,
+                current_leader,
+                snapshot_id,
+                aborted_transactions,
+                preferred_read_replica,
+                records,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`EpochEndOffset`] that are valid at `version`.
+pub fn epoch_end_offset(version: i16) -> BoxedStrategy<EpochEndOffset<'static>> {
+    ((
+        if version >= 12 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 12 {
+            any::<i64>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((epoch, end_offset, unknown_tagged_fields),)| EpochEndOffset {
+                epoch,
+                end_offset,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`FetchLeaderIdAndEpoch`] that are valid at `version`.
+pub fn fetch_leader_id_and_epoch(version: i16) -> BoxedStrategy<FetchLeaderIdAndEpoch<'static>> {
+    ((
+        if version >= 12 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 12 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(move |((leader_id, leader_epoch, unknown_tagged_fields),)| {
+            FetchLeaderIdAndEpoch {
+                leader_id,
+                leader_epoch,
+                unknown_tagged_fields,
+            }
+        })
+        .boxed()
+}
+
+/// Values of [`SnapshotId`] that are valid at `version`.
+pub fn snapshot_id(version: i16) -> BoxedStrategy<SnapshotId<'static>> {
+    ((
+        if version >= 12 {
+            any::<i64>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 12 {
+            any::<i32>().boxed()
+        } else {
+            Just(-1).boxed()
+        },
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((end_offset, epoch, unknown_tagged_fields),)| SnapshotId {
+                end_offset,
+                epoch,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`AbortedTransaction`] that are valid at `version`.
+pub fn aborted_transaction(version: i16) -> BoxedStrategy<AbortedTransaction<'static>> {
+    ((
+        any::<i64>().boxed(),
+        any::<i64>().boxed(),
+        if version >= 12 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((producer_id, first_offset, unknown_tagged_fields),)| AbortedTransaction {
+                producer_id,
+                first_offset,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
+/// Values of [`FetchNodeEndpoint`] that are valid at `version`.
+pub fn fetch_node_endpoint(version: i16) -> BoxedStrategy<FetchNodeEndpoint<'static>> {
+    ((
+        if version >= 16 {
+            any::<i32>().boxed()
+        } else {
+            Just(0).boxed()
+        },
+        if version >= 16 {
+            s::string()
+        } else {
+            Just("").boxed()
+        },
+        if version >= 16 {
+            any::<i32>().boxed()
+        } else {
+            Just(0).boxed()
+        },
+        if version >= 16 {
+            s::nullable(s::string())
+        } else {
+            Just(None).boxed()
+        },
+        if version >= 16 {
+            s::unknown_tags(0, 0)
+        } else {
+            Just(TaggedFields::EMPTY).boxed()
+        },
+    ),)
+        .prop_map(
+            move |((node_id, host, port, rack, unknown_tagged_fields),)| FetchNodeEndpoint {
+                node_id,
+                host,
+                port,
+                rack,
+                unknown_tagged_fields,
+            },
+        )
+        .boxed()
+}
+
 /// Values of [`MetadataRequest`] that are valid at `version`.
 pub fn metadata_request(version: i16) -> BoxedStrategy<MetadataRequest<'static>> {
     ((
@@ -941,6 +1485,8 @@ macro_rules! for_each_message {
         $m!(response_header, ResponseHeader, 0, 1);
         $m!(produce_request, ProduceRequest, 3, 11);
         $m!(produce_response, ProduceResponse, 3, 11);
+        $m!(fetch_request, FetchRequest, 4, 17);
+        $m!(fetch_response, FetchResponse, 4, 17);
         $m!(metadata_request, MetadataRequest, 1, 12);
         $m!(metadata_response, MetadataResponse, 1, 12);
         $m!(sasl_handshake_request, SaslHandshakeRequest, 0, 1);

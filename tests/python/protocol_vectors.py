@@ -11,6 +11,7 @@ Each line: <message> <version> <hex of the frame>. tests/protocol_golden.rs deco
 frame, checks the values it must hold, and re-encodes it byte for byte.
 """
 import kafka
+from kafka.protocol.consumer import FetchRequest, FetchResponse
 from kafka.protocol.metadata import (
     ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
 )
@@ -130,6 +131,56 @@ def main():
             kw["node_endpoints"] = [ProduceResponse.NodeEndpoint(node_id=2, host="broker-2",
                                                                  port=9093, rack=None)]
         emit("ProduceResponse", v, ProduceResponse(**kw))
+
+    FT = FetchRequest.FetchTopic
+    for v in (4, 7, 11, 12, 13, 15, 17):
+        part = dict(partition=0, current_leader_epoch=5, fetch_offset=100, last_fetched_epoch=4,
+                    log_start_offset=-1, partition_max_bytes=1 << 20)
+        if v >= 17:
+            part["replica_directory_id"] = tid
+        topic = dict(topic_id=tid) if v >= 13 else dict(topic="sensors")
+        kw = dict(replica_id=-1, max_wait_ms=500, min_bytes=1, max_bytes=50 << 20,
+                  isolation_level=1, session_id=0, session_epoch=-1,
+                  topics=[FT(partitions=[FT.FetchPartition(**part)], **topic)],
+                  forgotten_topics_data=[], rack_id="")
+        if v >= 7:
+            gone = dict(topic_id=tid) if v >= 13 else dict(topic="old")
+            kw.update(session_id=42, session_epoch=3,
+                      forgotten_topics_data=[FetchRequest.ForgottenTopic(partitions=[1, 2], **gone)])
+        if v >= 11:
+            kw["rack_id"] = "rack-a"
+        if v >= 12:
+            kw["cluster_id"] = "cluster-0"
+        if v >= 15:
+            # Not at its default: kafka-python writes this tagged field even then (Kafka
+            # leaves a default tagged field out, and so do both crates).
+            kw["replica_state"] = FetchRequest.ReplicaState(replica_id=1, replica_epoch=5)
+        emit("FetchRequest", v, FetchRequest(**kw))
+    # The records: a whole batch, then the start of another cut short, as a broker sends at its
+    # byte limit.
+    fetched = records + records[:30]
+    FR = FetchResponse.FetchableTopicResponse
+    PDR = FR.PartitionData
+    for v in (4, 11, 12, 13, 16):
+        p = dict(partition_index=0, error_code=0, high_watermark=2, last_stable_offset=2,
+                 log_start_offset=0, preferred_read_replica=-1, records=fetched,
+                 aborted_transactions=[PDR.AbortedTransaction(producer_id=77, first_offset=1)])
+        if v >= 11:
+            p["preferred_read_replica"] = 3
+        if v >= 12:
+            p["diverging_epoch"] = PDR.EpochEndOffset(epoch=3, end_offset=90)
+            p["current_leader"] = PDR.LeaderIdAndEpoch(leader_id=2, leader_epoch=9)
+            p["snapshot_id"] = PDR.SnapshotId(end_offset=80, epoch=2)
+        empty = dict(partition_index=1, error_code=1, high_watermark=-1, last_stable_offset=-1,
+                     log_start_offset=-1, preferred_read_replica=-1, records=None,
+                     aborted_transactions=None)
+        topic = dict(topic_id=tid) if v >= 13 else dict(topic="sensors")
+        kw = dict(throttle_time_ms=0, error_code=0, session_id=42 if v >= 7 else 0,
+                  responses=[FR(partitions=[PDR(**p), PDR(**empty)], **topic)])
+        if v >= 16:
+            kw["node_endpoints"] = [FetchResponse.NodeEndpoint(node_id=2, host="broker-2",
+                                                               port=9093, rack="rack-b")]
+        emit("FetchResponse", v, FetchResponse(**kw))
 
     for v in (0, 2, 5):
         kw = dict(transactional_id=None, transaction_timeout_ms=60000)

@@ -1,5 +1,6 @@
 //! Every decoder that reads bytes from the network, on input the optimiser cannot see: record
-//! batches (parse, CRC check, records, headers, control records, concatenated batches), frames
+//! batches (parse, CRC check, records, headers, control records, concatenated batches), legacy
+//! message sets and mixed records fields (`RecordSets`), frames
 //! (size prefix, the frame reader, correlation ids), request and response headers, and every
 //! request and response message of every version the crate speaks, with their lazy arrays
 //! walked; and the SCRAM client reading a server's messages. See Cargo.toml for how this proves panic-freedom.
@@ -10,12 +11,15 @@ use core::hint::black_box;
 use core::panic::PanicInfo;
 
 use embedded_kafka::protocol::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FrameReader, InitProducerIdRequest,
-    InitProducerIdResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse,
-    Request, Response, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
-    SaslHandshakeResponse, decode_request_header, parse_frame, response_correlation_id,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FetchRequest, FetchResponse, FrameReader,
+    InitProducerIdRequest, InitProducerIdResponse, MetadataRequest, MetadataResponse,
+    ProduceRequest, ProduceResponse, Request, Response, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, decode_request_header,
+    parse_frame, response_correlation_id,
 };
-use embedded_kafka::record::{ControlRecord, RecordBatch, RecordBatches};
+use embedded_kafka::record::{
+    ControlRecord, LegacyMessage, LegacyMessages, RecordBatch, RecordBatches, RecordSet, RecordSets,
+};
 use embedded_kafka::sasl::{ScramSha256, ScramSha512};
 use embedded_kafka::wire::Status;
 
@@ -54,6 +58,37 @@ fn record_batches(bytes: &[u8]) -> usize {
         }
     }
     n
+}
+
+/// A Fetch response's records field whatever its formats: record batches walked as above,
+/// legacy messages (magic 0 and 1) read to their key and value.
+fn record_sets(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    let mut sets = RecordSets::new(bytes);
+    for entry in sets.by_ref().flatten() {
+        n += match entry {
+            RecordSet::Batch(batch) => records(batch.as_bytes()),
+            RecordSet::Legacy(m) => legacy(&m),
+        };
+    }
+    n += sets.partial().map_or(0, |(have, _)| have);
+    for m in LegacyMessages::new(bytes).flatten() {
+        n += legacy(&m);
+    }
+    for parse in [LegacyMessage::parse, LegacyMessage::parse_unverified] {
+        if let Ok(Status::Complete { value, .. }) = parse(bytes) {
+            n += legacy(&value);
+        }
+    }
+    n
+}
+
+fn legacy(m: &LegacyMessage<'_>) -> usize {
+    usize::from(m.verify_crc().is_ok())
+        + m.key().map_or(0, <[u8]>::len)
+        + m.value().map_or(0, <[u8]>::len)
+        + m.timestamp().map_or(0, |t| t as usize)
+        + usize::from(m.compression().code())
 }
 
 fn frames(bytes: &[u8]) -> usize {
@@ -112,6 +147,30 @@ fn protocol(bytes: &[u8]) -> usize {
             }
         }
     }
+    n += messages::<FetchRequest, FetchResponse, _>(bytes, ApiKey::Fetch, |r| {
+        r.responses
+            .iter()
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| {
+                        p.aborted_transactions.map_or(0, |a| a.iter().count())
+                            + p.batches().flatten().count()
+                            + p.records.map_or(0, record_sets)
+                    })
+                    .sum::<usize>()
+            })
+            .sum::<usize>()
+            + r.node_endpoints.iter().count()
+    });
+    if let Ok((_, request)) = FetchRequest::decode_request(bytes) {
+        for topic in request.topics.iter() {
+            n += topic.partitions.iter().count();
+        }
+        for topic in request.forgotten_topics_data.iter() {
+            n += topic.partitions.iter().count();
+        }
+    }
     n += messages::<MetadataRequest, MetadataResponse, _>(bytes, ApiKey::Metadata, |r| {
         r.brokers.iter().count()
             + r.topics
@@ -168,7 +227,8 @@ fn sasl(bytes: &[u8]) -> usize {
 fn run() -> usize {
     let bytes = input();
     #[allow(unused_mut)]
-    let mut n = record_batches(bytes) + frames(bytes) + protocol(bytes) + sasl(bytes);
+    let mut n =
+        record_batches(bytes) + record_sets(bytes) + frames(bytes) + protocol(bytes) + sasl(bytes);
     #[cfg(feature = "prove-it-can-fail")]
     {
         // An index the optimiser cannot prove in bounds: a panic path.

@@ -15,7 +15,8 @@
 //! - framing the value (`encode_request` / `encode_response`) gives the size, then the header
 //!   and body bytes above, and `decode_request` / `decode_response` reads it back;
 //! - every array yields exactly `len()` elements, every tagged section `len()` fields, and every
-//!   records field is walked with `RecordBatches` down to each record's headers.
+//!   records field is walked with `RecordBatches` down to each record's headers (Fetch's with
+//!   `RecordSets` too, legacy messages included).
 #![allow(dead_code)]
 
 use embedded_kafka::protocol::{
@@ -23,7 +24,7 @@ use embedded_kafka::protocol::{
     ResponseHeader, decode_request_header, messages::*, request_header_version,
     response_correlation_id,
 };
-use embedded_kafka::record::RecordBatches;
+use embedded_kafka::record::{LegacyMessage, RecordBatches, RecordSet, RecordSets};
 use embedded_kafka::wire::EncodeError;
 use embedded_kafka::wire::decode::TaggedFields;
 use std::fmt::Debug;
@@ -348,6 +349,80 @@ walk_fields! {
     InitProducerIdResponse {},
     SaslAuthenticateRequest {},
     SaslAuthenticateResponse {},
+    FetchRequest { replica_state, topics, forgotten_topics_data },
+    ReplicaState {},
+    FetchTopic { partitions },
+    FetchPartition {},
+    ForgottenTopic { partitions },
+    FetchResponse { responses, node_endpoints },
+    FetchableTopicResponse { partitions },
+    EpochEndOffset {},
+    FetchLeaderIdAndEpoch {},
+    SnapshotId {},
+    AbortedTransaction {},
+    FetchNodeEndpoint {},
+}
+
+impl Walk for PartitionData<'_> {
+    fn walk(&self) {
+        self.diverging_epoch.walk();
+        self.current_leader.walk();
+        self.snapshot_id.walk();
+        self.aborted_transactions.walk();
+        if let Some(records) = self.records {
+            walk_records(records);
+            walk_record_sets(records);
+        }
+        self.unknown_tagged_fields.walk();
+    }
+}
+
+/// The records field of a Fetch response, whatever its formats: every entry (record batch or
+/// legacy message), and `batches()` agreeing with it up to the first legacy message.
+pub fn walk_record_sets(records: &[u8]) {
+    let mut sets = RecordSets::new(records);
+    let mut batches = RecordBatches::new(records);
+    let mut legacy_seen = false;
+    for entry in sets.by_ref() {
+        let Ok(entry) = entry else { break };
+        let _ = entry.last_offset();
+        match entry {
+            RecordSet::Batch(b) if !legacy_seen => {
+                assert_eq!(batches.next(), Some(Ok(b)), "RecordBatches reads the same batch");
+            }
+            RecordSet::Batch(_) => {}
+            RecordSet::Legacy(m) => {
+                check_legacy(&m);
+                legacy_seen = true;
+            }
+        }
+    }
+    let _ = (sets.partial(), sets.remainder());
+}
+
+/// A legacy message accepted by the reader: its fields laid out again give its bytes (all
+/// but the CRC, which the reader does not check under the fuzzer).
+pub fn check_legacy(m: &LegacyMessage<'_>) {
+    let _ = (m.verify_crc(), m.compression(), m.is_compressed(), m.timestamp_type());
+    let mut again = Vec::new();
+    again.extend_from_slice(&m.offset().to_be_bytes());
+    again.extend_from_slice(&m.message_size().to_be_bytes());
+    again.extend_from_slice(&m.crc().to_be_bytes());
+    again.extend_from_slice(&[m.magic() as u8, m.attributes() as u8]);
+    assert_eq!(m.timestamp().is_some(), m.magic() == 1);
+    if let Some(t) = m.timestamp() {
+        again.extend_from_slice(&t.to_be_bytes());
+    }
+    for field in [m.key(), m.value()] {
+        match field {
+            None => again.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(b) => {
+                again.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                again.extend_from_slice(b);
+            }
+        }
+    }
+    assert_eq!(again, m.as_bytes(), "a legacy message laid out from its fields");
 }
 
 // SaslHandshake is never flexible: no tagged fields.

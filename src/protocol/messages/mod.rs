@@ -4,6 +4,7 @@
 //! generated from Kafka's JSON message definitions by `scripts/gen-protocol`.
 
 pub mod api_versions;
+pub mod fetch;
 pub mod init_producer_id;
 pub mod metadata;
 pub mod produce;
@@ -11,6 +12,7 @@ pub mod sasl_authenticate;
 pub mod sasl_handshake;
 
 pub use api_versions::*;
+pub use fetch::*;
 pub use init_producer_id::*;
 pub use metadata::*;
 pub use produce::*;

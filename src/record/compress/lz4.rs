@@ -1,0 +1,448 @@
+//! LZ4 in the LZ4 frame format, as record batches of magic 2 carry it (codec 3). No heap.
+//!
+//! ```text
+//! magic:u32le = 0x184D2204 | FLG:u8 | BD:u8 | [contentSize:u64le] | [dictId:u32le] | HC:u8 |
+//!   ( blockSize:u32le (bit 31: stored uncompressed) | data | [blockChecksum:u32le] )* |
+//!   endMark:u32le = 0 | [contentChecksum:u32le]
+//! ```
+//! FLG: version (bits 7-6, = 01), block independence (5), block checksum (4), content size (3),
+//! content checksum (2), dictionary id (0). BD: maximum block size (bits 6-4: 4 = 64 KiB … 7 =
+//! 4 MiB). HC: second byte of the xxHash32 of the descriptor (FLG through dictId).
+//!
+//! We write what Kafka's Java `KafkaLZ4BlockOutputStream` writes (independent blocks of at most
+//! 64 KiB, no checksums) plus the content size, which kafka-python (`lz4.frame`) also writes
+//! and which lets a reader size its buffer exactly. Independent blocks because Kafka's Java
+//! reader refuses dependent ones (kafka-python says so too, `codec.py`). The reader takes any
+//! standard frame: dependent blocks (decoded against the output before them), checksums
+//! (verified), several frames back to back, skippable frames.
+//!
+//! Memory: compressing a block puts `lz4_flex`'s hash table on the stack, 8 KiB (4096 `u16`,
+//! blocks are kept under 64 KiB so the small table is always the one chosen); decompressing
+//! needs no table. Nothing is allocated.
+
+use super::{CompressError, DecompressError};
+
+const CODEC: u8 = 3;
+const MAGIC: u32 = 0x184D_2204;
+/// Skippable frames: magic 0x184D2A50 to 0x184D2A5F.
+const SKIPPABLE_MASK: u32 = 0xFFFF_FFF0;
+const SKIPPABLE: u32 = 0x184D_2A50;
+/// Version 01, independent blocks, content size present.
+const FLG_WRITTEN: u8 = 0b0110_1000;
+/// 64 KiB maximum block size.
+const BD_64K: u8 = 4 << 4;
+/// Uncompressed bytes per block: under 65535 so that `lz4_flex` picks its 8 KiB table.
+const BLOCK: usize = 65_534;
+/// Frame header as written: magic, FLG, BD, content size, HC.
+const HEADER_LEN: usize = 4 + 2 + 8 + 1;
+const UNCOMPRESSED_BIT: u32 = 1 << 31;
+
+/// Worst case of `lz4_flex`'s block compressor, whose output slot must be this large even
+/// though what it writes is never kept when larger than the input (the block is then stored).
+const fn block_bound(n: usize) -> usize {
+    lz4_flex::block::get_maximum_output_size(n)
+}
+
+/// Largest frame [`compress`] can write for `n` bytes of input (and the room it needs).
+pub(super) const fn bound(n: usize) -> usize {
+    let full = n / BLOCK;
+    let last = n % BLOCK;
+    let mut total = HEADER_LEN + 4; // header, end mark
+    total += full * (4 + block_bound(BLOCK));
+    if last > 0 {
+        total += 4 + block_bound(last);
+    }
+    total
+}
+
+/// Compresses `input` into one LZ4 frame at the start of `out` (at least [`bound`] bytes).
+pub(super) fn compress(input: &[u8], out: &mut [u8]) -> Result<usize, CompressError> {
+    let needed = bound(input.len());
+    if out.len() < needed {
+        return Err(CompressError::BufferTooSmall {
+            needed,
+            available: out.len(),
+        });
+    }
+    let mut header = [0u8; HEADER_LEN];
+    let (magic, rest) = header.split_at_mut(4);
+    magic.copy_from_slice(&MAGIC.to_le_bytes());
+    let (descriptor, hc) = rest.split_at_mut(10);
+    let [flg, bd, size @ ..] = descriptor else {
+        return Err(CompressError::Codec { codec: CODEC });
+    };
+    *flg = FLG_WRITTEN;
+    *bd = BD_64K;
+    size.copy_from_slice(&(input.len() as u64).to_le_bytes());
+    let check = header_checksum(descriptor);
+    if let Some(hc) = hc.first_mut() {
+        *hc = check;
+    }
+    let mut pos = put(out, 0, &header)?;
+    for chunk in input.chunks(BLOCK) {
+        let size_at = pos;
+        pos += 4;
+        let slot = out
+            .get_mut(pos..pos + block_bound(chunk.len()))
+            .ok_or(CompressError::Codec { codec: CODEC })?;
+        let n = lz4_flex::block::compress_into(chunk, slot)
+            .map_err(|_| CompressError::Codec { codec: CODEC })?;
+        let word = if n < chunk.len() {
+            n as u32
+        } else {
+            // Incompressible: store the block as it is, which never grows it.
+            put(out, pos, chunk)?;
+            chunk.len() as u32 | UNCOMPRESSED_BIT
+        };
+        put(out, size_at, &word.to_le_bytes())?;
+        pos += (word & !UNCOMPRESSED_BIT) as usize;
+    }
+    put(out, pos, &0u32.to_le_bytes())
+}
+
+fn put(out: &mut [u8], at: usize, bytes: &[u8]) -> Result<usize, CompressError> {
+    let end = at + bytes.len();
+    out.get_mut(at..end)
+        .ok_or(CompressError::Codec { codec: CODEC })?
+        .copy_from_slice(bytes);
+    Ok(end)
+}
+
+fn header_checksum(descriptor: &[u8]) -> u8 {
+    (xxh32(descriptor, 0) >> 8) as u8
+}
+
+fn corrupt(what: &'static str) -> DecompressError {
+    DecompressError::Corrupt { codec: CODEC, what }
+}
+
+/// A little-endian `u32` at `at`, or the frame is cut short.
+fn le32(input: &[u8], at: usize) -> Result<u32, DecompressError> {
+    input
+        .get(at..)
+        .and_then(<[u8]>::first_chunk::<4>)
+        .map(|b| u32::from_le_bytes(*b))
+        .ok_or(corrupt("frame cut short"))
+}
+
+/// A parsed frame descriptor.
+struct Descriptor {
+    block_checksum: bool,
+    content_checksum: bool,
+    content_size: Option<u64>,
+    max_block: usize,
+    /// Bytes up to and including HC.
+    len: usize,
+}
+
+fn descriptor(input: &[u8]) -> Result<Descriptor, DecompressError> {
+    let flg = *input.get(4).ok_or(corrupt("frame cut short"))?;
+    let bd = *input.get(5).ok_or(corrupt("frame cut short"))?;
+    if flg >> 6 != 0b01 {
+        return Err(corrupt("frame version is not 01"));
+    }
+    if flg & 0b10 != 0 || bd & 0x8F != 0 {
+        return Err(corrupt("reserved descriptor bits set"));
+    }
+    if flg & 0b1 != 0 {
+        return Err(corrupt("dictionary id: no dictionary is known"));
+    }
+    let max_block = match (bd >> 4) & 0x07 {
+        4 => 64 << 10,
+        5 => 256 << 10,
+        6 => 1 << 20,
+        7 => 4 << 20,
+        _ => return Err(corrupt("block maximum size")),
+    };
+    let mut len = 6;
+    let content_size = if flg & 0b1000 != 0 {
+        let b = input
+            .get(6..14)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .ok_or(corrupt("frame cut short"))?;
+        len += 8;
+        Some(u64::from_le_bytes(*b))
+    } else {
+        None
+    };
+    let hc = *input.get(len).ok_or(corrupt("frame cut short"))?;
+    let computed = header_checksum(input.get(4..len).unwrap_or_default());
+    if hc != computed {
+        return Err(DecompressError::ChecksumMismatch {
+            codec: CODEC,
+            stored: hc.into(),
+            computed: computed.into(),
+        });
+    }
+    Ok(Descriptor {
+        block_checksum: flg & 0b1_0000 != 0,
+        content_checksum: flg & 0b100 != 0,
+        content_size,
+        max_block,
+        len: len + 1,
+    })
+}
+
+/// The total decompressed size when every frame records its content size.
+pub(super) fn decompressed_len(mut input: &[u8]) -> Option<usize> {
+    let mut total = 0usize;
+    while !input.is_empty() {
+        let magic = le32(input, 0).ok()?;
+        if magic & SKIPPABLE_MASK == SKIPPABLE {
+            let n = le32(input, 4).ok()? as usize;
+            input = input.get(8usize.checked_add(n)?..)?;
+            continue;
+        }
+        if magic != MAGIC {
+            return None;
+        }
+        let d = descriptor(input).ok()?;
+        total = total.checked_add(usize::try_from(d.content_size?).ok()?)?;
+        // Walk the blocks to find the next frame.
+        let mut pos = d.len;
+        loop {
+            let word = le32(input, pos).ok()?;
+            pos += 4;
+            if word == 0 {
+                break;
+            }
+            pos = pos.checked_add((word & !UNCOMPRESSED_BIT) as usize)?;
+            if d.block_checksum {
+                pos += 4;
+            }
+        }
+        if d.content_checksum {
+            pos += 4;
+        }
+        input = input.get(pos..)?;
+    }
+    Some(total)
+}
+
+/// Decompresses every frame of `input` into `out`; the output is bounded by `out.len()`.
+pub(super) fn decompress(mut input: &[u8], out: &mut [u8]) -> Result<usize, DecompressError> {
+    let mut written = 0usize;
+    let available = out.len();
+    let too_small = |needed: Option<usize>| DecompressError::BufferTooSmall { needed, available };
+    let needed_total = decompressed_len(input);
+    if let Some(n) = needed_total.filter(|&n| n > available) {
+        return Err(too_small(Some(n)));
+    }
+    if input.is_empty() {
+        return Err(corrupt("no frame"));
+    }
+    while !input.is_empty() {
+        let magic = le32(input, 0)?;
+        if magic & SKIPPABLE_MASK == SKIPPABLE {
+            let n = le32(input, 4)? as usize;
+            input = input
+                .get(n.saturating_add(8)..)
+                .ok_or(corrupt("skippable frame cut short"))?;
+            continue;
+        }
+        if magic != MAGIC {
+            return Err(corrupt("not an LZ4 frame (magic)"));
+        }
+        let d = descriptor(input)?;
+        let frame_start = written;
+        let mut pos = d.len;
+        loop {
+            let word = le32(input, pos)?;
+            pos += 4;
+            if word == 0 {
+                break;
+            }
+            let len = (word & !UNCOMPRESSED_BIT) as usize;
+            if len > d.max_block {
+                return Err(corrupt("block larger than the frame's maximum"));
+            }
+            let data = input
+                .get(pos..pos + len)
+                .ok_or(corrupt("block cut short"))?;
+            pos += len;
+            if d.block_checksum {
+                let stored = le32(input, pos)?;
+                pos += 4;
+                let computed = xxh32(data, 0);
+                if stored != computed {
+                    return Err(DecompressError::ChecksumMismatch {
+                        codec: CODEC,
+                        stored,
+                        computed,
+                    });
+                }
+            }
+            let (before, rest) = out.split_at_mut(written);
+            let n = if word & UNCOMPRESSED_BIT != 0 {
+                let dst = rest.get_mut(..len).ok_or(too_small(needed_total))?;
+                dst.copy_from_slice(data);
+                len
+            } else {
+                // A block may not grow past the frame's maximum: a smaller window caps what a
+                // hostile block can make us write.
+                let room = rest.len().min(d.max_block);
+                let dst = rest.get_mut(..room).unwrap_or_default();
+                // Dependent blocks refer back into up to 64 KiB of the frame's earlier output.
+                let dict = before.get(frame_start.max(written.saturating_sub(64 << 10))..);
+                let result = match dict {
+                    Some(dict) if !dict.is_empty() => {
+                        lz4_flex::block::decompress_into_with_dict(data, dst, dict)
+                    }
+                    _ => lz4_flex::block::decompress_into(data, dst),
+                };
+                match result {
+                    Ok(n) => n,
+                    Err(lz4_flex::block::DecompressError::OutputTooSmall { .. })
+                        if rest.len() < d.max_block =>
+                    {
+                        return Err(too_small(needed_total));
+                    }
+                    Err(_) => return Err(corrupt("invalid block")),
+                }
+            };
+            written += n;
+        }
+        let content = out.get(frame_start..written).unwrap_or_default();
+        if d.content_size
+            .is_some_and(|size| size != content.len() as u64)
+        {
+            return Err(corrupt("content size does not match the blocks"));
+        }
+        if d.content_checksum {
+            let stored = le32(input, pos)?;
+            pos += 4;
+            let computed = xxh32(content, 0);
+            if stored != computed {
+                return Err(DecompressError::ChecksumMismatch {
+                    codec: CODEC,
+                    stored,
+                    computed,
+                });
+            }
+        }
+        input = input.get(pos..).unwrap_or_default();
+    }
+    Ok(written)
+}
+
+const P1: u32 = 0x9E37_79B1;
+const P2: u32 = 0x85EB_CA77;
+const P3: u32 = 0xC2B2_AE3D;
+const P4: u32 = 0x27D4_EB2F;
+const P5: u32 = 0x1656_67B1;
+
+#[inline]
+fn round(acc: u32, lane: u32) -> u32 {
+    acc.wrapping_add(lane.wrapping_mul(P2))
+        .rotate_left(13)
+        .wrapping_mul(P1)
+}
+
+/// xxHash32 (the LZ4 frame format's checksum), written from its specification.
+pub(crate) fn xxh32(input: &[u8], seed: u32) -> u32 {
+    let mut stripes = input.chunks_exact(16);
+    let mut acc = if input.len() >= 16 {
+        let mut v = [
+            seed.wrapping_add(P1).wrapping_add(P2),
+            seed.wrapping_add(P2),
+            seed,
+            seed.wrapping_sub(P1),
+        ];
+        for stripe in &mut stripes {
+            for (v, lane) in v.iter_mut().zip(stripe.chunks_exact(4)) {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(lane);
+                *v = round(*v, u32::from_le_bytes(b));
+            }
+        }
+        let [a, b, c, d] = v;
+        a.rotate_left(1)
+            .wrapping_add(b.rotate_left(7))
+            .wrapping_add(c.rotate_left(12))
+            .wrapping_add(d.rotate_left(18))
+    } else {
+        seed.wrapping_add(P5)
+    };
+    acc = acc.wrapping_add(input.len() as u32);
+    let tail = if input.len() >= 16 {
+        stripes.remainder()
+    } else {
+        input
+    };
+    let mut words = tail.chunks_exact(4);
+    for word in &mut words {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(word);
+        acc = acc
+            .wrapping_add(u32::from_le_bytes(b).wrapping_mul(P3))
+            .rotate_left(17)
+            .wrapping_mul(P4);
+    }
+    for &byte in words.remainder() {
+        acc = acc
+            .wrapping_add(u32::from(byte).wrapping_mul(P5))
+            .rotate_left(11)
+            .wrapping_mul(P1);
+    }
+    acc ^= acc >> 15;
+    acc = acc.wrapping_mul(P2);
+    acc ^= acc >> 13;
+    acc = acc.wrapping_mul(P3);
+    acc ^ (acc >> 16)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::{vec, vec::Vec};
+
+    #[test]
+    fn xxh32_reference_values() {
+        // From the xxHash repository's sanity checks and the `xxhsum` tool.
+        assert_eq!(xxh32(b"", 0), 0x02CC_5D05);
+        assert_eq!(xxh32(b"a", 0), 0x550D_7456);
+        assert_eq!(xxh32(b"abc", 0), 0x32D1_53FF);
+        assert_eq!(
+            xxh32(b"Nobody inspects the spammish repetition", 0),
+            0xE229_3B2F
+        );
+    }
+
+    #[test]
+    fn round_trip_across_blocks_and_bound_holds() {
+        for len in [
+            0usize,
+            1,
+            15,
+            16,
+            100,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            3 * BLOCK + 7,
+        ] {
+            let input: Vec<u8> = (0..len)
+                .map(|i| (i * 7 % 251) as u8 ^ (i >> 9) as u8)
+                .collect();
+            let mut out = vec![0u8; bound(len)];
+            let n = compress(&input, &mut out).expect("fits the bound");
+            assert!(n <= bound(len));
+            assert_eq!(decompressed_len(&out[..n]), Some(len));
+            let mut back = vec![0u8; len];
+            assert_eq!(decompress(&out[..n], &mut back), Ok(len));
+            assert_eq!(back, input);
+            if len > 0 {
+                let mut short = vec![0u8; len - 1];
+                assert_eq!(
+                    decompress(&out[..n], &mut short),
+                    Err(DecompressError::BufferTooSmall {
+                        needed: Some(len),
+                        available: len - 1
+                    })
+                );
+            }
+        }
+    }
+}

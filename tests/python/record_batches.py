@@ -4,6 +4,10 @@ Reads commands from stdin, one per line, and answers one line each on stdout:
 
   read <hex>    parse a v2 batch built elsewhere, check its CRC, and describe it
   build <json>  build a batch with DefaultRecordBatchBuilder from a JSON spec and print its hex
+                (`"compression"`: the codec number, 0 when absent; kafka-python compresses
+                with kafka.codec: gzip, xerial snappy, LZ4 frame, zstd)
+
+Reading a compressed batch decompresses it with kafka-python's own codec code.
 
 The description is the canonical text both sides produce (see describe()).
 """
@@ -51,7 +55,7 @@ def describe(batch, crc_ok):
 def build(spec):
     b = DefaultRecordBatchBuilder(
         magic=2,
-        compression_type=0,
+        compression_type=spec.get("compression", 0),
         is_transactional=spec["transactional"],
         producer_id=spec["producer_id"],
         producer_epoch=spec["producer_epoch"],

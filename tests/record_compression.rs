@@ -65,7 +65,7 @@ fn records(rng: &mut XorShift64, n: u32) -> Vec<Rec> {
             };
             Rec {
                 timestamp: base + i64::from(i) * 1000 + i64::from(rng.next_u32() % 50),
-                key: (rng.next_u32() % 3 != 0).then(|| format!("node-{}", i % 8).into_bytes()),
+                key: (!rng.next_u32().is_multiple_of(3)).then(|| format!("node-{}", i % 8).into_bytes()),
                 value,
             }
         })
@@ -248,6 +248,56 @@ fn batches_compressed_by_kafka_python_decompress_here() {
             }),
             "{what}"
         );
+    }
+}
+
+/// LZ4 frames as Kafka never writes them but python-lz4 can: dependent blocks (matches reach
+/// back into the previous block), block and content checksums, no content size.
+#[test]
+fn lz4_frames_with_linked_blocks_and_checksums_decompress_here() {
+    let mut rng = XorShift64::new(0x6c7a_346c_696e);
+    let cases: Vec<Vec<Rec>> = [3, 1000, 2500, 4000]
+        .iter()
+        .map(|&n| records(&mut rng, n))
+        .collect();
+    let input: String = cases
+        .iter()
+        .map(|recs| format!("lz4linked {}\n", to_json(recs, Compression::None)))
+        .collect();
+    let out = String::from_utf8(run_python("record_batches.py", input.as_bytes())).unwrap();
+    for (recs, line) in cases.iter().zip(out.lines()) {
+        let what = format!("linked lz4 x{}", recs.len());
+        let theirs = unhex(line);
+        let batch = RecordBatch::parse(&theirs).unwrap().complete().unwrap();
+        assert_eq!(batch.attributes().compression(), Compression::Lz4);
+        // No content size: the size cannot be known before decompressing.
+        assert_eq!(batch.decompressed_len(), None, "{what}");
+        let plain_len = build_plain(recs).len() - 61;
+        let mut scratch = vec![0u8; plain_len];
+        let got: Vec<_> = batch
+            .records_in(&mut scratch)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .map(|r| r.unwrap().value.map(<[u8]>::to_vec))
+            .collect();
+        let want: Vec<_> = recs.iter().map(|r| r.value.clone()).collect();
+        assert_eq!(got, want, "{what}");
+        let mut short = vec![0u8; plain_len - 1];
+        assert!(
+            matches!(
+                batch.decompress_into(&mut short),
+                Err(DecompressError::BufferTooSmall { needed: None, .. })
+            ),
+            "{what}"
+        );
+        // A flipped byte in the compressed data is caught by a checksum or the decoder.
+        let mut bad = theirs.clone();
+        let at = 61 + (bad.len() - 61) / 2;
+        bad[at] ^= 0x40;
+        let bad = RecordBatch::parse_unverified(&bad)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert!(bad.decompress_into(&mut scratch).is_err(), "{what}");
     }
 }
 

@@ -7,6 +7,11 @@ Reads commands from stdin, one per line, and answers one line each on stdout:
                 (`"compression"`: the codec number, 0 when absent; kafka-python compresses
                 with kafka.codec: gzip, xerial snappy, LZ4 frame, zstd)
 
+  lz4linked <json>  build an uncompressed batch as `build` does, then compress its records with
+                python-lz4's frame codec in the options Kafka never writes but a reader may meet:
+                dependent (linked) blocks of at most 64 KiB, block and content checksums, no
+                content size; fix the attributes, length and CRC-32C; print its hex
+
 Reading a compressed batch decompresses it with kafka-python's own codec code.
 
 The description is the canonical text both sides produce (see describe()).
@@ -14,7 +19,11 @@ The description is the canonical text both sides produce (see describe()).
 import json
 import sys
 
+import struct
+
+import lz4.frame
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from kafka.record.util import calc_crc32c
 
 
 def opt_hex(b):
@@ -82,6 +91,22 @@ def main():
             batch = DefaultRecordBatch(bytes.fromhex(arg))
             crc_ok = batch.validate_crc()  # must come before iteration
             out.write(describe(batch, crc_ok) + "\n")
+        elif cmd == "lz4linked":
+            plain = build(json.loads(arg))
+            records = lz4.frame.compress(
+                plain[61:],
+                block_size=lz4.frame.BLOCKSIZE_MAX64KB,
+                block_linked=True,
+                content_checksum=True,
+                block_checksum=True,
+                store_size=False,
+            )
+            batch = bytearray(plain[:61] + records)
+            struct.pack_into(">i", batch, 8, len(batch) - 12)
+            attributes = struct.unpack_from(">h", batch, 21)[0]
+            struct.pack_into(">h", batch, 21, (attributes & ~7) | 3)
+            struct.pack_into(">I", batch, 17, calc_crc32c(bytes(batch[21:])))
+            out.write(bytes(batch).hex() + "\n")
         elif cmd == "build":
             out.write(build(json.loads(arg)).hex() + "\n")
         else:

@@ -13,7 +13,9 @@ use embedded_kafka::record::{
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let [sel, extra, body @ ..] = data else { return };
+    let [sel, extra, body @ ..] = data else {
+        return;
+    };
     let codec = Compression::from_code(*sel);
     let out_len = usize::from(sel >> 3) * 1024 + usize::from(extra % 64);
     hostile(codec, body, out_len);
@@ -69,7 +71,10 @@ fn round_trip(codec: Compression, body: &[u8]) {
     let bound = compressed_batch_bound(codec, plain.len()).expect("codec built in");
     let mut out = vec![0u8; bound];
     let n = compress_batch(plain, codec, &mut out).expect("the bound is enough");
-    let batch = RecordBatch::parse(&out[..n]).expect("parses").complete().expect("complete");
+    let batch = RecordBatch::parse(&out[..n])
+        .expect("parses")
+        .complete()
+        .expect("complete");
     assert_eq!(batch.verify_crc(), Ok(()));
     let mut scratch = vec![0u8; batch.decompressed_len().expect("recorded")];
     let got: Vec<_> = batch

@@ -6,9 +6,11 @@
 //!   deflate | CRC32:u32le | ISIZE:u32le   (members may follow one another)
 //! ```
 //!
-//! Memory: the compressor is `miniz_oxide`'s `CompressorOxide`, which boxes about 300 KiB of
-//! tables (hence `std`); the decompressor (`DecompressorOxide`, ~11 KiB) lives on the stack
-//! and writes straight into the caller's buffer, allocating nothing.
+//! Memory (measured with `size_of` on x86_64): the compressor, `miniz_oxide`'s
+//! `CompressorOxide`, is 64 KiB on the stack and boxes about 310 KiB more (a 32 KiB window, hash
+//! chains, code and output buffers), hence `std`. The decompressor (`DecompressorOxide`,
+//! 10.3 KiB) lives on the stack and writes straight into the caller's buffer, allocating
+//! nothing: gzip reading could drop `std` (only the feature ties it to compression).
 
 use super::{CompressError, DecompressError};
 use miniz_oxide::deflate::core::{

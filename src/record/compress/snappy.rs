@@ -8,8 +8,9 @@
 //! Blocks are at most 32 KiB uncompressed (xerial's default block size). A stream without the
 //! xerial header is read as one raw snappy block, as kafka-python and snappy-java also accept.
 //!
-//! Memory: `snap`'s raw encoder keeps its hash table on the heap (up to 32 KiB, hence `std`);
-//! the decoder allocates nothing and writes straight into the caller's buffer.
+//! Memory: `snap`'s raw encoder is 2 KiB and, for blocks over 1 KiB, puts a 32 KiB hash table
+//! on the heap, hence `std`; the decoder allocates nothing and writes straight into the
+//! caller's buffer.
 
 use super::{CompressError, DecompressError};
 

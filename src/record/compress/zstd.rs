@@ -4,8 +4,9 @@
 //! Java client streams them without a content size) and decodes in one shot into the caller's
 //! buffer, which is also the window: a frame claiming a huge window allocates nothing for it.
 //!
-//! Memory: the C library allocates its compression and decompression contexts on the heap,
-//! hence `std`.
+//! Memory: the C library allocates its contexts on the heap, hence `std`. Measured with
+//! `ZSTD_sizeof_*` for a 75 KiB records section: 690 KiB to compress at level 3, 94 KiB to
+//! decompress (the output buffer is the window, none is allocated for it).
 
 use super::{CompressError, DecompressError};
 

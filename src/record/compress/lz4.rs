@@ -18,7 +18,7 @@
 //!
 //! Memory: compressing a block puts `lz4_flex`'s hash table on the stack, 8 KiB (4096 `u16`,
 //! blocks are kept under 64 KiB so the small table is always the one chosen); decompressing
-//! needs no table. Nothing is allocated.
+//! (our own block decoder, [`decode_block`]) needs no table. Nothing is allocated.
 
 use super::{CompressError, DecompressError};
 
@@ -272,32 +272,27 @@ pub(super) fn decompress(mut input: &[u8], out: &mut [u8]) -> Result<usize, Deco
                     });
                 }
             }
-            let (before, rest) = out.split_at_mut(written);
             let n = if word & UNCOMPRESSED_BIT != 0 {
-                let dst = rest.get_mut(..len).ok_or(too_small(needed_total))?;
+                let dst = written
+                    .checked_add(len)
+                    .and_then(|end| out.get_mut(written..end))
+                    .ok_or(too_small(needed_total))?;
                 dst.copy_from_slice(data);
                 len
             } else {
                 // A block may not grow past the frame's maximum: a smaller window caps what a
                 // hostile block can make us write.
-                let room = rest.len().min(d.max_block);
-                let dst = rest.get_mut(..room).unwrap_or_default();
-                // Dependent blocks refer back into up to 64 KiB of the frame's earlier output.
-                let dict = before.get(frame_start.max(written.saturating_sub(64 << 10))..);
-                let result = match dict {
-                    Some(dict) if !dict.is_empty() => {
-                        lz4_flex::block::decompress_into_with_dict(data, dst, dict)
-                    }
-                    _ => lz4_flex::block::decompress_into(data, dst),
-                };
-                match result {
-                    Ok(n) => n,
-                    Err(lz4_flex::block::DecompressError::OutputTooSmall { .. })
-                        if rest.len() < d.max_block =>
-                    {
+                let limit = available.min(written.saturating_add(d.max_block));
+                let window = out.get_mut(..limit).unwrap_or_default();
+                match decode_block(data, window, frame_start, written) {
+                    Ok(end) => end - written,
+                    Err(BlockError::OutputFull) if limit == available => {
                         return Err(too_small(needed_total));
                     }
-                    Err(_) => return Err(corrupt("invalid block")),
+                    Err(BlockError::OutputFull) => {
+                        return Err(corrupt("block larger than the frame's maximum"));
+                    }
+                    Err(BlockError::Corrupt(what)) => return Err(corrupt(what)),
                 }
             };
             written += n;
@@ -325,6 +320,105 @@ pub(super) fn decompress(mut input: &[u8], out: &mut [u8]) -> Result<usize, Deco
     Ok(written)
 }
 
+/// Why a block could not be decoded.
+enum BlockError {
+    /// The output ends before the block does.
+    OutputFull,
+    /// The block is malformed.
+    Corrupt(&'static str),
+}
+
+/// Decodes one LZ4 block (the block format: sequences of a token, literals, a 16-bit offset
+/// and a match) from `input` into `out` starting at `pos`, returning where the output ends.
+/// Matches may reach back to `floor`, the start of the frame's output: that is what makes
+/// dependent blocks work (they refer into the blocks before them, all in `out`).
+///
+/// Ours rather than `lz4_flex`'s decoder because every access here is checked with `get`, so
+/// hostile bytes have no panic path at all (`scripts/no-panic` links it with a panic handler
+/// that cannot link); `lz4_flex`'s safe decoder keeps bounds checks the optimiser cannot
+/// remove.
+fn decode_block(
+    input: &[u8],
+    out: &mut [u8],
+    floor: usize,
+    mut pos: usize,
+) -> Result<usize, BlockError> {
+    const CUT: BlockError = BlockError::Corrupt("block cut short");
+    let mut i = 0usize;
+    loop {
+        let token = *input.get(i).ok_or(CUT)?;
+        i += 1;
+        let literals = extended_len(input, &mut i, usize::from(token >> 4))?;
+        let src = i
+            .checked_add(literals)
+            .and_then(|end| input.get(i..end))
+            .ok_or(CUT)?;
+        let dst = pos
+            .checked_add(literals)
+            .and_then(|end| out.get_mut(pos..end))
+            .ok_or(BlockError::OutputFull)?;
+        dst.copy_from_slice(src);
+        i += literals;
+        pos += literals;
+        if i == input.len() {
+            // The last sequence has literals only.
+            return Ok(pos);
+        }
+        let offset = match input.get(i..i + 2) {
+            Some(&[lo, hi]) => usize::from(u16::from_le_bytes([lo, hi])),
+            _ => return Err(CUT),
+        };
+        i += 2;
+        if offset == 0 || offset > pos.saturating_sub(floor) {
+            return Err(BlockError::Corrupt(
+                "match offset before the frame's output",
+            ));
+        }
+        let len = extended_len(input, &mut i, usize::from(token & 0x0F))?.saturating_add(4);
+        if out.len().saturating_sub(pos) < len {
+            return Err(BlockError::OutputFull);
+        }
+        // The match may overlap what it writes (a run): copy it in pieces of at most `offset`
+        // bytes, each of which lies wholly before its destination.
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(offset);
+            let (history, tail) = out
+                .split_at_mut_checked(pos)
+                .ok_or(BlockError::OutputFull)?;
+            let from = pos.checked_sub(offset).ok_or(CUT)?;
+            let src = from
+                .checked_add(n)
+                .and_then(|end| history.get(from..end))
+                .ok_or(CUT)?;
+            tail.get_mut(..n)
+                .ok_or(BlockError::OutputFull)?
+                .copy_from_slice(src);
+            pos += n;
+            left -= n;
+        }
+    }
+}
+
+/// A 4-bit length from a token, extended by the bytes that follow it when it is 15 (each 255
+/// adds 255 and continues).
+fn extended_len(input: &[u8], i: &mut usize, nibble: usize) -> Result<usize, BlockError> {
+    let mut len = nibble;
+    if nibble == 15 {
+        loop {
+            let b = *input
+                .get(*i)
+                .ok_or(BlockError::Corrupt("block cut short"))?;
+            *i += 1;
+            len = len.saturating_add(usize::from(b));
+            if b != 255 {
+                break;
+            }
+        }
+    }
+    Ok(len)
+}
+
 const P1: u32 = 0x9E37_79B1;
 const P2: u32 = 0x85EB_CA77;
 const P3: u32 = 0xC2B2_AE3D;
@@ -340,19 +434,19 @@ fn round(acc: u32, lane: u32) -> u32 {
 
 /// xxHash32 (the LZ4 frame format's checksum), written from its specification.
 pub(crate) fn xxh32(input: &[u8], seed: u32) -> u32 {
-    let mut stripes = input.chunks_exact(16);
-    let mut acc = if input.len() >= 16 {
+    let (stripes, tail) = input.as_chunks::<16>();
+    let mut acc = if stripes.is_empty() {
+        seed.wrapping_add(P5)
+    } else {
         let mut v = [
             seed.wrapping_add(P1).wrapping_add(P2),
             seed.wrapping_add(P2),
             seed,
             seed.wrapping_sub(P1),
         ];
-        for stripe in &mut stripes {
-            for (v, lane) in v.iter_mut().zip(stripe.chunks_exact(4)) {
-                let mut b = [0u8; 4];
-                b.copy_from_slice(lane);
-                *v = round(*v, u32::from_le_bytes(b));
+        for stripe in stripes {
+            for (v, lane) in v.iter_mut().zip(stripe.as_chunks::<4>().0) {
+                *v = round(*v, u32::from_le_bytes(*lane));
             }
         }
         let [a, b, c, d] = v;
@@ -360,25 +454,16 @@ pub(crate) fn xxh32(input: &[u8], seed: u32) -> u32 {
             .wrapping_add(b.rotate_left(7))
             .wrapping_add(c.rotate_left(12))
             .wrapping_add(d.rotate_left(18))
-    } else {
-        seed.wrapping_add(P5)
     };
     acc = acc.wrapping_add(input.len() as u32);
-    let tail = if input.len() >= 16 {
-        stripes.remainder()
-    } else {
-        input
-    };
-    let mut words = tail.chunks_exact(4);
-    for word in &mut words {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(word);
+    let (words, bytes) = tail.as_chunks::<4>();
+    for word in words {
         acc = acc
-            .wrapping_add(u32::from_le_bytes(b).wrapping_mul(P3))
+            .wrapping_add(u32::from_le_bytes(*word).wrapping_mul(P3))
             .rotate_left(17)
             .wrapping_mul(P4);
     }
-    for &byte in words.remainder() {
+    for &byte in bytes {
         acc = acc
             .wrapping_add(u32::from(byte).wrapping_mul(P5))
             .rotate_left(11)

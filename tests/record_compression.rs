@@ -340,6 +340,73 @@ fn compressed_batches_kafka_python_sent_tansu_decompress_here() {
     assert!(seen >= 8, "only {seen} compressed fixture batches found");
 }
 
+#[test]
+fn compressed_partition_says_what_frame_size_it_needs() {
+    let recs = records(&mut XorShift64::new(0x7369_7a65), 300);
+    let plain = build_plain(&recs);
+    let header = RequestHeader::new(1, Some("node"));
+    for codec in CODECS {
+        for version in [3, 8, 9, 11] {
+            let what = format!("{codec:?} v{version}");
+            let needed = {
+                let mut small = vec![0u8; 300];
+                let mut request =
+                    ProduceRequestWriter::begin(&mut small, version, &header, None, -1, 1000)
+                        .unwrap();
+                let mut t = request.topic("readings").unwrap();
+                match t.compressed_partition(0, &plain, codec) {
+                    Err(CompressError::BufferTooSmall {
+                        needed,
+                        available: 300,
+                    }) => needed,
+                    other => panic!("{what}: {other:?}"),
+                }
+            };
+            // The topic's and the partition's fields, plus the codec's bound for the batch.
+            let bound = compressed_batch_bound(codec, plain.len()).unwrap();
+            assert!(
+                needed > bound && needed < bound + 64,
+                "{what}: {needed} vs {bound}"
+            );
+            let mut frame = vec![0u8; needed - 1];
+            let mut request =
+                ProduceRequestWriter::begin(&mut frame, version, &header, None, -1, 1000).unwrap();
+            let mut t = request.topic("readings").unwrap();
+            assert!(
+                matches!(
+                    t.compressed_partition(0, &plain, codec),
+                    Err(CompressError::BufferTooSmall { needed: n, .. }) if n == needed
+                ),
+                "{what}"
+            );
+            // Refused whole: the request is still valid and empty of partitions.
+            assert_eq!(t.partition_count(), 0);
+            drop(t);
+            let mut frame = vec![0u8; needed + 16];
+            let mut request =
+                ProduceRequestWriter::begin(&mut frame, version, &header, None, -1, 1000).unwrap();
+            let mut t = request.topic("readings").unwrap();
+            t.compressed_partition(0, &plain, codec)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            t.finish().unwrap();
+            let frame = request.finish().unwrap();
+            let (_, body) = ProduceRequest::decode_request(&frame[4..]).unwrap();
+            let records = body
+                .topic_data
+                .get(0)
+                .unwrap()
+                .partition_data
+                .get(0)
+                .unwrap()
+                .records
+                .unwrap();
+            let batch = RecordBatch::parse(records).unwrap().complete().unwrap();
+            assert_eq!(batch.attributes().compression(), codec, "{what}");
+            check_records(&batch, &recs, &what);
+        }
+    }
+}
+
 /// Sends one request frame and reads one response frame.
 fn round_trip(broker: &Broker, request: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(broker.addr()).expect("connect to the broker");

@@ -18,7 +18,10 @@ use super::codec::{self, Request};
 use super::header::RequestHeader;
 use super::messages::ProduceRequest;
 use super::{ApiKey, Encode};
-use crate::record::{BatchHeader, CompressError, Compression, RecordBatchBuilder, compress_batch};
+use crate::record::{
+    BatchHeader, CompressError, Compression, RecordBatchBuilder, compress_batch,
+    compressed_batch_bound,
+};
 use crate::wire::{EncodeError, Gap, VarintGap, WithError, Writer};
 use core::ops::{Deref, DerefMut};
 
@@ -276,9 +279,10 @@ impl<'a> TopicWriter<'_, 'a> {
     ///
     /// The request must have room for the codec's worst case,
     /// [`compressed_batch_bound`](crate::record::compressed_batch_bound), plus the partition's
-    /// own fields (up to 15 bytes), whatever the batch compresses to; otherwise
-    /// [`CompressError::BufferTooSmall`] gives the frame buffer size needed, and the request is
-    /// left as it was.
+    /// own fields (10 bytes in the flexible versions, 8 before), whatever the batch compresses
+    /// to; otherwise [`CompressError::BufferTooSmall`] gives that frame buffer size, checked
+    /// before anything is written, and the request is left as it was. Closing the topic and the
+    /// request takes a few bytes more, as with [`partition`](Self::partition).
     ///
     /// ```
     /// # #[cfg(feature = "lz4")] {
@@ -309,16 +313,25 @@ impl<'a> TopicWriter<'_, 'a> {
         let w = &mut self.req.w;
         let capacity = w.capacity();
         let start = w.position();
+        // Decided before anything is written: the partition index, its records length at its
+        // widest, the codec's worst case for the batch, the partition's tagged fields.
+        let needed = compressed_batch_bound(codec, batch.len())
+            .map(|bound| start + 4 + if flexible { 5 + 1 } else { 4 } + bound)?;
+        if capacity < needed {
+            return Err(CompressError::BufferTooSmall {
+                needed,
+                available: capacity,
+            });
+        }
         let result = w.atomically(|w| {
             w.put_i32(index).map_err(CompressError::Encode)?;
             let records = Slot::reserve_length(w, flexible).map_err(CompressError::Encode)?;
-            let at = w.position();
             let n = w
                 .put_with(None, |out| compress_batch(batch, codec, out))
                 .map_err(|e| match e {
-                    WithError::Closure(CompressError::BufferTooSmall { needed, .. }) => {
+                    WithError::Closure(CompressError::BufferTooSmall { .. }) => {
                         CompressError::BufferTooSmall {
-                            needed: at + needed + usize::from(flexible),
+                            needed,
                             available: capacity,
                         }
                     }

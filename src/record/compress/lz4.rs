@@ -349,17 +349,29 @@ fn decode_block(
         let token = *input.get(i).ok_or(CUT)?;
         i += 1;
         let literals = extended_len(input, &mut i, usize::from(token >> 4))?;
-        let src = i
-            .checked_add(literals)
-            .and_then(|end| input.get(i..end))
-            .ok_or(CUT)?;
-        let dst = pos
-            .checked_add(literals)
-            .and_then(|end| out.get_mut(pos..end))
-            .ok_or(BlockError::OutputFull)?;
-        dst.copy_from_slice(src);
-        i += literals;
-        pos += literals;
+        // Short literals (the common case) with room to spare on both sides: copy a fixed 16
+        // bytes, no length-dependent `memcpy`; what lands past them is overwritten next.
+        if let (true, Some(src), Some(dst)) = (
+            literals <= 16,
+            input.get(i..).and_then(<[u8]>::first_chunk::<16>),
+            out.get_mut(pos..).and_then(<[u8]>::first_chunk_mut::<16>),
+        ) {
+            *dst = *src;
+            i += literals;
+            pos += literals;
+        } else {
+            let src = i
+                .checked_add(literals)
+                .and_then(|end| input.get(i..end))
+                .ok_or(CUT)?;
+            let dst = pos
+                .checked_add(literals)
+                .and_then(|end| out.get_mut(pos..end))
+                .ok_or(BlockError::OutputFull)?;
+            dst.copy_from_slice(src);
+            i += literals;
+            pos += literals;
+        }
         if i == input.len() {
             // The last sequence has literals only.
             return Ok(pos);
@@ -377,6 +389,20 @@ fn decode_block(
         let len = extended_len(input, &mut i, usize::from(token & 0x0F))?.saturating_add(4);
         if out.len().saturating_sub(pos) < len {
             return Err(BlockError::OutputFull);
+        }
+        // A short match far enough back not to overlap a 16-byte copy: one fixed copy.
+        if len <= 16 && offset >= 16 {
+            if let Some((history, tail)) = out.split_at_mut_checked(pos) {
+                let from = pos.checked_sub(offset).ok_or(CUT)?;
+                if let (Some(src), Some(dst)) = (
+                    history.get(from..).and_then(<[u8]>::first_chunk::<16>),
+                    tail.first_chunk_mut::<16>(),
+                ) {
+                    *dst = *src;
+                    pos += len;
+                    continue;
+                }
+            }
         }
         // The match may overlap what it writes (a run): copy it in pieces of at most `offset`
         // bytes, each of which lies wholly before its destination.

@@ -391,17 +391,18 @@ fn decode_block(
             return Err(BlockError::OutputFull);
         }
         // A short match far enough back not to overlap a 16-byte copy: one fixed copy.
-        if len <= 16 && offset >= 16 {
-            if let Some((history, tail)) = out.split_at_mut_checked(pos) {
-                let from = pos.checked_sub(offset).ok_or(CUT)?;
-                if let (Some(src), Some(dst)) = (
-                    history.get(from..).and_then(<[u8]>::first_chunk::<16>),
-                    tail.first_chunk_mut::<16>(),
-                ) {
-                    *dst = *src;
-                    pos += len;
-                    continue;
-                }
+        if len <= 16
+            && offset >= 16
+            && let Some((history, tail)) = out.split_at_mut_checked(pos)
+        {
+            let from = pos.checked_sub(offset).ok_or(CUT)?;
+            if let (Some(src), Some(dst)) = (
+                history.get(from..).and_then(<[u8]>::first_chunk::<16>),
+                tail.first_chunk_mut::<16>(),
+            ) {
+                *dst = *src;
+                pos += len;
+                continue;
             }
         }
         // The match may overlap what it writes (a run): copy it in pieces of at most `offset`

@@ -522,6 +522,101 @@ mod tests {
         );
     }
 
+    /// A frame around one compressed block, as [`compress`] writes frames (no content size
+    /// unless given).
+    fn frame(block: &[u8], content_size: Option<u64>) -> Vec<u8> {
+        let mut f = MAGIC.to_le_bytes().to_vec();
+        let flg = 0b0110_0000 | if content_size.is_some() { 0b1000 } else { 0 };
+        f.extend([flg, BD_64K]);
+        if let Some(n) = content_size {
+            f.extend(n.to_le_bytes());
+        }
+        let hc = header_checksum(&f[4..]);
+        f.push(hc);
+        f.extend((block.len() as u32).to_le_bytes());
+        f.extend(block);
+        f.extend(0u32.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_buffer() {
+        // One literal, then a match of offset 1 whose length runs on for 4000 × 255 bytes:
+        // 1 MiB out of 4 KiB in.
+        let mut block = vec![0x1F, b'x', 1, 0];
+        block.extend(core::iter::repeat_n(255u8, 4000));
+        block.push(0);
+        let mut out = vec![0u8; 8192];
+        assert_eq!(
+            decompress(&frame(&block, None), &mut out[..4096]),
+            Err(DecompressError::BufferTooSmall {
+                needed: None,
+                available: 4096
+            })
+        );
+        assert!(
+            out[4096..].iter().all(|&b| b == 0),
+            "nothing past the buffer"
+        );
+        // Past the frame's 64 KiB block maximum it is corrupt, whatever the buffer.
+        let mut big = vec![0u8; 2 << 20];
+        assert_eq!(
+            decompress(&frame(&block, None), &mut big),
+            Err(corrupt("block larger than the frame's maximum"))
+        );
+        // A frame that claims a size larger than the buffer is refused before decoding.
+        assert_eq!(
+            decompress(&frame(&block, Some(1 << 40)), &mut out),
+            Err(DecompressError::BufferTooSmall {
+                needed: Some(1 << 40),
+                available: 8192
+            })
+        );
+    }
+
+    #[test]
+    fn hostile_blocks_are_errors() {
+        let mut out = [0u8; 256];
+        // Offset 0, and an offset reaching before the output.
+        for block in [&[0x10, b'a', 0, 0][..], &[0x10, b'a', 2, 0]] {
+            assert_eq!(
+                decompress(&frame(block, None), &mut out),
+                Err(corrupt("match offset before the frame's output"))
+            );
+        }
+        // Cut inside the literals, inside the offset, inside a length extension.
+        for block in [&[0x50, b'a'][..], &[0x10, b'a', 1], &[0xF0, 255]] {
+            assert_eq!(
+                decompress(&frame(block, None), &mut out),
+                Err(corrupt("block cut short"))
+            );
+        }
+        // A wrong header checksum, a wrong version, a dictionary id.
+        let mut f = frame(&[0x10, b'a'], None);
+        f[6] ^= 1;
+        assert!(matches!(
+            decompress(&f, &mut out),
+            Err(DecompressError::ChecksumMismatch { codec: 3, .. })
+        ));
+        let mut f = frame(&[0x10, b'a'], None);
+        f[4] = 0b1010_0000;
+        assert_eq!(
+            decompress(&f, &mut out),
+            Err(corrupt("frame version is not 01"))
+        );
+        // A run (offset 1): 1 literal and a 4-byte match copying it, then the closing
+        // literals-only sequence (here empty); without that closing sequence the block is cut.
+        assert_eq!(
+            decompress(&frame(&[0x10, b'a', 1, 0, 0x00], None), &mut out),
+            Ok(5)
+        );
+        assert_eq!(&out[..5], b"aaaaa");
+        assert_eq!(
+            decompress(&frame(&[0x10, b'a', 1, 0], None), &mut out),
+            Err(corrupt("block cut short"))
+        );
+    }
+
     #[test]
     fn round_trip_across_blocks_and_bound_holds() {
         for len in [

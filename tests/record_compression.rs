@@ -301,6 +301,47 @@ fn lz4_frames_with_linked_blocks_and_checksums_decompress_here() {
     }
 }
 
+/// zstd frames as Kafka's Java client streams them: no content size, so the size is not known
+/// before decompressing and a short buffer is found out by the decoder itself.
+#[test]
+fn zstd_frames_without_content_size_decompress_here() {
+    let mut rng = XorShift64::new(0x7a73_7464_7374);
+    let cases: Vec<Vec<Rec>> = [1, 300, 2500]
+        .iter()
+        .map(|&n| records(&mut rng, n))
+        .collect();
+    let input: String = cases
+        .iter()
+        .map(|recs| format!("zstdstream {}\n", to_json(recs, Compression::None)))
+        .collect();
+    let out = String::from_utf8(run_python("record_batches.py", input.as_bytes())).unwrap();
+    for (recs, line) in cases.iter().zip(out.lines()) {
+        let what = format!("zstd stream x{}", recs.len());
+        let theirs = unhex(line);
+        let batch = RecordBatch::parse(&theirs).unwrap().complete().unwrap();
+        assert_eq!(batch.attributes().compression(), Compression::Zstd);
+        assert_eq!(batch.decompressed_len(), None, "{what}");
+        let plain_len = build_plain(recs).len() - 61;
+        let mut scratch = vec![0u8; plain_len];
+        let got: Vec<_> = batch
+            .records_in(&mut scratch)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+            .map(|r| r.unwrap().value.map(<[u8]>::to_vec))
+            .collect();
+        let want: Vec<_> = recs.iter().map(|r| r.value.clone()).collect();
+        assert_eq!(got, want, "{what}");
+        let mut short = vec![0u8; plain_len - 1];
+        assert_eq!(
+            batch.decompress_into(&mut short),
+            Err(DecompressError::BufferTooSmall {
+                needed: None,
+                available: plain_len - 1
+            }),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn compressed_batches_kafka_python_sent_tansu_decompress_here() {
     let mut seen = 0;

@@ -52,7 +52,10 @@ pub(super) fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, Decompre
     match dctx.decompress(out, input) {
         Ok(n) => Ok(n),
         Err(code) => {
-            if zstd::zstd_safe::get_error_name(code) == "Destination buffer is too small" {
+            if zstd::zstd_safe::is_error_kind(
+                code,
+                zstd::zstd_safe::zstd_sys::ZSTD_ErrorCode::ZSTD_error_dstSize_tooSmall,
+            ) {
                 Err(DecompressError::BufferTooSmall {
                     needed: known,
                     available,

@@ -18,8 +18,11 @@ use super::codec::{self, Request};
 use super::header::RequestHeader;
 use super::messages::ProduceRequest;
 use super::{ApiKey, Encode};
-use crate::record::{BatchHeader, RecordBatchBuilder};
-use crate::wire::{EncodeError, Gap, VarintGap, Writer};
+use crate::record::{
+    BatchHeader, CompressError, Compression, RecordBatchBuilder, compress_batch,
+    compressed_batch_bound,
+};
+use crate::wire::{EncodeError, Gap, VarintGap, WithError, Writer};
 use core::ops::{Deref, DerefMut};
 
 /// A reserved count or length: an `INT32`, or a varint in flexible versions (written as
@@ -267,6 +270,88 @@ impl<'a> TopicWriter<'_, 'a> {
                 Err(e)
             }
         }
+    }
+
+    /// Adds a partition whose record batch is `batch` (a finished uncompressed batch, as
+    /// [`RecordBatchBuilder::finish`] returns it, built in a scratch buffer) with its records
+    /// compressed by `codec`, written straight into the request: the compressed bytes are
+    /// written once, in their final place.
+    ///
+    /// The request must have room for the codec's worst case,
+    /// [`compressed_batch_bound`](crate::record::compressed_batch_bound), plus the partition's
+    /// own fields (10 bytes in the flexible versions, 8 before), whatever the batch compresses
+    /// to; otherwise [`CompressError::BufferTooSmall`] gives that frame buffer size, checked
+    /// before anything is written, and the request is left as it was. Closing the topic and the
+    /// request takes a few bytes more, as with [`partition`](Self::partition).
+    ///
+    /// ```
+    /// # #[cfg(feature = "lz4")] {
+    /// use embedded_kafka::protocol::{ProduceRequest, ProduceRequestWriter, Request, RequestHeader};
+    /// use embedded_kafka::record::{BatchHeader, Compression, RecordBatchBuilder};
+    ///
+    /// let mut scratch = [0u8; 1024];
+    /// let mut batch = RecordBatchBuilder::new(&mut scratch, BatchHeader::default()).unwrap();
+    /// batch.append(1_700_000_000_000, None, Some(b"{\"temp_c\":21.5}"), &[]).unwrap();
+    /// let batch = batch.finish().unwrap();
+    ///
+    /// let mut frame = [0u8; 1024];
+    /// let mut request = ProduceRequestWriter::begin(&mut frame, 9, &RequestHeader::new(1, None), None, -1, 30_000).unwrap();
+    /// let mut topic = request.topic("readings").unwrap();
+    /// topic.compressed_partition(0, batch, Compression::Lz4).unwrap();
+    /// topic.finish().unwrap();
+    /// let frame = request.finish().unwrap();
+    /// assert!(ProduceRequest::decode_request(&frame[4..]).is_ok());
+    /// # }
+    /// ```
+    pub fn compressed_partition(
+        &mut self,
+        index: i32,
+        batch: &[u8],
+        codec: Compression,
+    ) -> Result<(), CompressError> {
+        let flexible = self.req.flexible;
+        let w = &mut self.req.w;
+        let capacity = w.capacity();
+        let start = w.position();
+        // Decided before anything is written: the partition index, its records length at its
+        // widest, the codec's worst case for the batch, the partition's tagged fields.
+        let needed = compressed_batch_bound(codec, batch.len())
+            .map(|bound| start + 4 + if flexible { 5 + 1 } else { 4 } + bound)?;
+        if capacity < needed {
+            return Err(CompressError::BufferTooSmall {
+                needed,
+                available: capacity,
+            });
+        }
+        let result = w.atomically(|w| {
+            w.put_i32(index).map_err(CompressError::Encode)?;
+            let records = Slot::reserve_length(w, flexible).map_err(CompressError::Encode)?;
+            let n = w
+                .put_with(None, |out| compress_batch(batch, codec, out))
+                .map_err(|e| match e {
+                    WithError::Closure(CompressError::BufferTooSmall { .. }) => {
+                        CompressError::BufferTooSmall {
+                            needed,
+                            available: capacity,
+                        }
+                    }
+                    WithError::Closure(e) => e,
+                    WithError::Encode(e) => CompressError::Encode(e),
+                })?;
+            records
+                .fill(w, n, "records")
+                .map_err(CompressError::Encode)?;
+            if flexible {
+                w.put_empty_tagged_fields().map_err(CompressError::Encode)?;
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            self.req.w.rollback(start);
+        }
+        result?;
+        self.partition_count += 1;
+        Ok(())
     }
 
     /// Partitions finished so far in this topic.

@@ -30,10 +30,13 @@
 //!
 //! [`RecordBatchBuilder`] writes a batch in place into a caller's buffer and back-patches the
 //! header when it is finished; [`RecordBatch`] reads one without copying; [`RecordBatches`]
-//! walks several back to back, as a Fetch response carries them.
+//! walks several back to back, as a Fetch response carries them. [`compress_batch`] and
+//! [`RecordBatch::records_in`] write and read compressed batches (see the features `lz4`,
+//! `gzip`, `snappy`, `zstd`).
 
 mod attributes;
 mod builder;
+mod compress;
 mod control;
 mod crc32c;
 mod legacy;
@@ -41,6 +44,9 @@ mod reader;
 
 pub use attributes::{Attributes, Compression, TimestampType};
 pub use builder::{BatchHeader, InPlace, Payload, RecordBatchBuilder, record_len};
+pub use compress::{
+    CompressError, DecompressError, compress_batch, compressed_batch_bound, is_supported,
+};
 pub use control::{ControlRecord, ControlType};
 #[doc(hidden)]
 pub use crc32c::backends as crc32c_backends;

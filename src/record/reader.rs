@@ -231,21 +231,27 @@ impl<'a> RecordBatch<'a> {
     }
 
     /// The records, decoded one at a time. A compressed batch is
-    /// [`DecodeError::Compressed`]: its [`records_bytes`](Self::records_bytes) must be
-    /// decompressed first.
+    /// [`DecodeError::Compressed`]: read it with [`records_in`](Self::records_in), which
+    /// decompresses into a caller's buffer first.
     pub fn records(&self) -> Result<Records<'a>, DecodeError> {
         match self.attributes().compression() {
-            Compression::None => Ok(Records {
-                rest: self.records_bytes(),
-                remaining: self.record_count() as u32,
-                base_offset: self.base_offset(),
-                base_timestamp: self.base_timestamp(),
-                log_append_time: match self.attributes().timestamp_type() {
-                    TimestampType::LogAppendTime => Some(self.max_timestamp()),
-                    TimestampType::CreateTime => None,
-                },
-            }),
+            Compression::None => Ok(self.records_over(self.records_bytes())),
             c => Err(DecodeError::Compressed { codec: c.code() }),
+        }
+    }
+
+    /// The records in `bytes` (this batch's records section, decompressed if it was
+    /// compressed), with this batch's count, base offset and timestamps.
+    pub(crate) fn records_over<'b>(&self, bytes: &'b [u8]) -> Records<'b> {
+        Records {
+            rest: bytes,
+            remaining: self.record_count() as u32,
+            base_offset: self.base_offset(),
+            base_timestamp: self.base_timestamp(),
+            log_append_time: match self.attributes().timestamp_type() {
+                TimestampType::LogAppendTime => Some(self.max_timestamp()),
+                TimestampType::CreateTime => None,
+            },
         }
     }
 }

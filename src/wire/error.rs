@@ -174,7 +174,8 @@ pub enum DecodeError {
         /// CRC computed over the bytes.
         computed: u32,
     },
-    /// The records of a compressed batch cannot be walked without decompressing them first.
+    /// The records of a compressed batch cannot be walked without decompressing them first
+    /// (`RecordBatch::records_in` does, into a caller's buffer, with the codec's feature on).
     Compressed {
         /// The batch's compression codec number (1 gzip, 2 snappy, 3 lz4, 4 zstd).
         codec: u8,

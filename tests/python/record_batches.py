@@ -4,13 +4,30 @@ Reads commands from stdin, one per line, and answers one line each on stdout:
 
   read <hex>    parse a v2 batch built elsewhere, check its CRC, and describe it
   build <json>  build a batch with DefaultRecordBatchBuilder from a JSON spec and print its hex
+                (`"compression"`: the codec number, 0 when absent; kafka-python compresses
+                with kafka.codec: gzip, xerial snappy, LZ4 frame, zstd)
+
+  lz4linked <json>  build an uncompressed batch as `build` does, then compress its records with
+                python-lz4's frame codec in the options Kafka never writes but a reader may meet:
+                dependent (linked) blocks of at most 64 KiB, block and content checksums, no
+                content size; fix the attributes, length and CRC-32C; print its hex
+
+  zstdstream <json>  the same with zstd as Kafka's Java client streams it (`ZstdOutputStream`):
+                a frame without its content size (python-zstandard, `write_content_size=False`)
+
+Reading a compressed batch decompresses it with kafka-python's own codec code.
 
 The description is the canonical text both sides produce (see describe()).
 """
 import json
 import sys
 
+import struct
+
+import lz4.frame
+import zstandard
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from kafka.record.util import calc_crc32c
 
 
 def opt_hex(b):
@@ -51,7 +68,7 @@ def describe(batch, crc_ok):
 def build(spec):
     b = DefaultRecordBatchBuilder(
         magic=2,
-        compression_type=0,
+        compression_type=spec.get("compression", 0),
         is_transactional=spec["transactional"],
         producer_id=spec["producer_id"],
         producer_epoch=spec["producer_epoch"],
@@ -78,6 +95,27 @@ def main():
             batch = DefaultRecordBatch(bytes.fromhex(arg))
             crc_ok = batch.validate_crc()  # must come before iteration
             out.write(describe(batch, crc_ok) + "\n")
+        elif cmd in ("lz4linked", "zstdstream"):
+            plain = build(json.loads(arg))
+            if cmd == "lz4linked":
+                codec = 3
+                records = lz4.frame.compress(
+                    plain[61:],
+                    block_size=lz4.frame.BLOCKSIZE_MAX64KB,
+                    block_linked=True,
+                    content_checksum=True,
+                    block_checksum=True,
+                    store_size=False,
+                )
+            else:
+                codec = 4
+                records = zstandard.ZstdCompressor(write_content_size=False).compress(plain[61:])
+            batch = bytearray(plain[:61] + records)
+            struct.pack_into(">i", batch, 8, len(batch) - 12)
+            attributes = struct.unpack_from(">h", batch, 21)[0]
+            struct.pack_into(">h", batch, 21, (attributes & ~7) | codec)
+            struct.pack_into(">I", batch, 17, calc_crc32c(bytes(batch[21:])))
+            out.write(bytes(batch).hex() + "\n")
         elif cmd == "build":
             out.write(build(json.loads(arg)).hex() + "\n")
         else:

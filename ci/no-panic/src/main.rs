@@ -50,8 +50,26 @@ fn records(bytes: &[u8]) -> usize {
     n
 }
 
+/// LZ4 decompression of whatever the records section holds, into a stack buffer.
+#[cfg(feature = "lz4")]
+fn lz4(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    for batch in RecordBatches::new_unverified(bytes).flatten() {
+        n += batch.decompressed_len().unwrap_or_default();
+        let mut out = [0u8; 8192];
+        if let Ok(records) = batch.records_in(&mut out) {
+            n += records.flatten().count();
+        }
+    }
+    n
+}
+
 fn record_batches(bytes: &[u8]) -> usize {
     let mut n = records(bytes);
+    #[cfg(feature = "lz4")]
+    {
+        n += lz4(bytes);
+    }
     for parse in [RecordBatch::parse, RecordBatch::parse_unverified] {
         if let Ok(Status::Complete { value, .. }) = parse(bytes) {
             n += value.record_count() as usize;

@@ -88,6 +88,42 @@ fn protocol() -> u8 {
 
 /// The embassy-net transport's clock on embassy-time, without `std`: the monotonic and the
 /// wall clock agree and move forward.
+/// An LZ4-compressed batch written and read back with no heap: checks 30-39.
+#[cfg(feature = "lz4")]
+fn lz4() -> u8 {
+    use embedded_kafka::record::{Compression, compress_batch, compressed_batch_bound};
+    let mut scratch = [0u8; 2048];
+    let Ok(mut batch) = RecordBatchBuilder::new(&mut scratch, BatchHeader::default()) else {
+        return 30;
+    };
+    for seq in 0..20 {
+        let value = b"{\"sensor\":\"node-3\",\"temp_c\":21.57,\"humidity\":48.2}";
+        if batch.append(1_700_000_000_000 + seq, None, Some(value), &[]).is_err() {
+            return 31;
+        }
+    }
+    let Ok(plain) = batch.finish() else { return 32 };
+    let mut frame = [0u8; 2048];
+    match compressed_batch_bound(Compression::Lz4, plain.len()) {
+        Ok(n) if n <= frame.len() => {}
+        _ => return 33,
+    }
+    let Ok(n) = compress_batch(plain, Compression::Lz4, &mut frame) else { return 34 };
+    if n >= plain.len() / 2 {
+        return 35;
+    }
+    let Some(bytes) = frame.get(..n) else { return 36 };
+    let Ok(Status::Complete { value, .. }) = RecordBatch::parse(bytes) else {
+        return 37;
+    };
+    let mut out = [0u8; 2048];
+    let Ok(records) = value.records_in(&mut out) else { return 38 };
+    if records.filter(|r| r.is_ok()).count() != 20 {
+        return 39;
+    }
+    0
+}
+
 #[cfg(feature = "embassy-net")]
 fn embassy() -> u8 {
     use embedded_kafka::producer::Clock;
@@ -135,6 +171,8 @@ pub extern "C" fn _start() -> ! {
 
 extern "C" fn main() -> ! {
     let code = run();
+    #[cfg(feature = "lz4")]
+    let code = if code == 0 { lz4() } else { code };
     #[cfg(feature = "embassy-net")]
     let code = if code == 0 { embassy() } else { code };
     exit(code)

@@ -27,6 +27,8 @@ pub mod producer;
 pub mod protocol;
 pub mod record;
 pub mod sasl;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "producer")]
 pub mod transport;
 pub mod wire;

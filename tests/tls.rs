@@ -1,0 +1,628 @@
+//! TLS end to end (issue #6): a private Tansu broker behind a real TLS terminator, stunnel
+//! (Tansu's own TLS cannot be enabled; `shared/BROKER.md`), which requires client certificates
+//! (`verify = 2`). Tansu advertises stunnel's port, so every connection the producer opens,
+//! bootstrap and leader, goes through TLS.
+//!
+//! The certificates are made here with rcgen (ECDSA P-256, the only kind embedded-tls verifies
+//! without `alloc`): a CA, a server certificate for `localhost` and `127.0.0.1`, a client
+//! certificate, an expired server certificate, one for another host, and another CA. One
+//! stunnel process serves four ports: the good certificate, the expired one, the other host's
+//! one, and the good one limited to TLS 1.2.
+//!
+//! Both TLS paths produce and the records are read back by kafka-python through stunnel, with
+//! its own SSL options (CA, client certificate, host name check): rustls
+//! (`transport::tokio::TokioTls`, TLS 1.3 and 1.2) and embedded-tls (`tls::TlsConnector`, the
+//! boards' `no_std` code, here over Tokio sockets). A wrong CA, an expired certificate, a wrong
+//! host name and a missing client certificate each fail, on each path, with an error that
+//! names the problem. `tls_cli` runs the producer CLI with `security.protocol=SSL`.
+//!
+//! stunnel runs under the broker's watchdog shell (`common::broker::WATCHDOG`), so it dies
+//! with the test process. A missing stunnel fails loudly: `scripts/setup-tls` installs it.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::XorShift64;
+use common::broker::{Broker, Options, WATCHDOG};
+use embedded_io_async::{Read, Write};
+use embedded_kafka::partition::{DefaultPartitioner, Murmur2, Sticky};
+use embedded_kafka::producer::{Acks, Buffers, Config, Producer, Record};
+use embedded_kafka::tls::{
+    CertificateProblem, ClientIdentity, RECORD_READ_SIZE, RECORD_WRITE_SIZE, RecordBuffers,
+    ServerNames, TlsConnector, TlsError, TlsOptions,
+};
+use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioTcp, TokioTls};
+use embedded_nal_async::TcpConnect;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
+
+/// The certificates, as PEM files (stunnel, rustls, kafka-python, the CLI) and DER (embedded-tls).
+struct Pki {
+    dir: PathBuf,
+    ca_der: Vec<u8>,
+    other_ca_der: Vec<u8>,
+    client_der: Vec<u8>,
+    client_key_der: Vec<u8>,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn make(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("certificate directory");
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect(name);
+
+        let ca = |cn: &str| {
+            let key = KeyPair::generate().expect("CA key");
+            let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, cn);
+            let cert = params.self_signed(&key).expect("CA certificate");
+            (params, key, cert)
+        };
+        let (ca_params, ca_key, ca_cert) = ca("embedded-kafka test CA");
+        let (_, _, other_ca) = ca("some other CA");
+        write("ca.pem", &ca_cert.pem());
+        write("other-ca.pem", &other_ca.pem());
+        let issuer = Issuer::from_params(&ca_params, &ca_key);
+
+        let leaf = |names: &[&str], cn: &str, expired: bool| {
+            let key = KeyPair::generate().expect("leaf key");
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let mut params = CertificateParams::new(names).expect("leaf params");
+            params.distinguished_name.push(DnType::CommonName, cn);
+            if expired {
+                params.not_before = date_time_ymd(2020, 1, 1);
+                params.not_after = date_time_ymd(2021, 1, 1);
+            }
+            let cert = params.signed_by(&key, &issuer).expect("leaf certificate");
+            (cert, key)
+        };
+        for (name, names, expired) in [
+            ("server", &["localhost", "127.0.0.1"][..], false),
+            ("expired", &["localhost", "127.0.0.1"][..], true),
+            ("elsewhere", &["elsewhere.example", "10.9.9.9"][..], false),
+        ] {
+            let (cert, key) = leaf(names, names[0], expired);
+            write(&format!("{name}.pem"), &cert.pem());
+            write(&format!("{name}.key"), &key.serialize_pem());
+        }
+        let (client, client_key) = leaf(&["sensor-1"], "sensor-1", false);
+        write("client.pem", &client.pem());
+        write("client.key", &client_key.serialize_pem());
+
+        Self {
+            dir: dir.to_owned(),
+            ca_der: ca_cert.der().to_vec(),
+            other_ca_der: other_ca.der().to_vec(),
+            client_der: client.der().to_vec(),
+            client_key_der: client_key.serialize_der(),
+        }
+    }
+}
+
+/// The broker, stunnel's four ports, the certificates.
+struct Setup {
+    pki: Pki,
+    broker: Broker,
+    good: SocketAddr,
+    expired: SocketAddr,
+    elsewhere: SocketAddr,
+    tls12: SocketAddr,
+    _stunnel: Child,
+    /// Closing it (at process exit) makes the watchdog kill stunnel.
+    _lifeline: Option<ChildStdin>,
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"))
+}
+
+fn stunnel_binary() -> &'static str {
+    for name in ["stunnel4", "stunnel"] {
+        if Command::new(name)
+            .arg("-version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+        {
+            return name;
+        }
+    }
+    panic!(
+        "no stunnel4 (the TLS terminator of the TLS tests): run `{}/scripts/setup-tls`",
+        env!("CARGO_MANIFEST_DIR")
+    );
+}
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
+        let pki = Pki::make(&dir);
+        let (good, expired, elsewhere, tls12) =
+            (free_addr(), free_addr(), free_addr(), free_addr());
+        let broker = Broker::start_with(&Options {
+            advertised: Some(good),
+            ..Options::default()
+        });
+        let service = |name: &str, accept: SocketAddr, cert: &str, extra: &str| {
+            format!(
+                "[{name}]\naccept = {accept}\nconnect = {}\ncert = {}\nkey = {}\nCAfile = {}\n\
+                 verify = 2\n{extra}\n",
+                broker.addr(),
+                pki.path(&format!("{cert}.pem")).display(),
+                pki.path(&format!("{cert}.key")).display(),
+                pki.path("ca.pem").display(),
+            )
+        };
+        let conf = format!(
+            "foreground = yes\npid =\ndebug = notice\n\n{}{}{}{}",
+            service("good", good, "server", ""),
+            service("expired", expired, "expired", ""),
+            service("elsewhere", elsewhere, "elsewhere", ""),
+            service("tls12", tls12, "server", "sslVersionMax = TLSv1.2"),
+        );
+        let conf_path = pki.path("stunnel.conf");
+        std::fs::write(&conf_path, conf).expect("stunnel.conf");
+        let log = pki.path("stunnel.log");
+        let mut stunnel = Command::new("/bin/sh")
+            .args(["-c", WATCHDOG, "stunnel-watchdog", stunnel_binary()])
+            .arg(&conf_path)
+            .env("BROKER_LOG", &log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start stunnel under the watchdog shell");
+        let lifeline = stunnel.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for addr in [good, expired, elsewhere, tls12] {
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+                if Instant::now() > deadline || !matches!(stunnel.try_wait(), Ok(None)) {
+                    panic!(
+                        "stunnel does not accept on {addr}; its log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Setup {
+            pki,
+            broker,
+            good,
+            expired,
+            elsewhere,
+            tls12,
+            _stunnel: stunnel,
+            _lifeline: lifeline,
+        }
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// An ApiVersions v0 request: any broker answers it, so a read after it shows whether the TLS
+/// session is up.
+const API_VERSIONS: [u8; 14] = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff];
+
+/// Writes ApiVersions on a connection and reads the start of the answer.
+async fn probe<S: Read + Write>(conn: &mut S) -> Result<usize, S::Error> {
+    conn.write_all(&API_VERSIONS).await?;
+    conn.flush().await?;
+    let mut buf = [0u8; 64];
+    conn.read(&mut buf).await
+}
+
+/// Produces `n` keyed records through `connector`, acks=all, and flushes.
+async fn produce<C: TcpConnect>(
+    connector: &C,
+    bootstrap: SocketAddr,
+    topic: &str,
+    run: &str,
+    n: usize,
+) {
+    let servers = [bootstrap];
+    let config = Config::new(&servers)
+        .client_id("tls-test")
+        .acks(Acks::All)
+        .linger_ms(5)
+        .batch_size(1024)
+        .request_timeout_ms(10_000);
+    let mut buffers = Buffers::<4096, 512, 1024, 3>::new();
+    let partitioner: DefaultPartitioner<_> = Murmur2::new(Sticky::new(XorShift64::new(7)));
+    let mut producer: Producer<
+        '_,
+        C,
+        TokioClock,
+        TokioDelay,
+        DefaultPartitioner<XorShift64>,
+        2,
+        3,
+        64,
+    > = Producer::new(
+        connector,
+        TokioClock::new(),
+        TokioDelay,
+        partitioner,
+        config,
+        &mut buffers,
+    )
+    .expect("valid configuration");
+    for i in 0..n {
+        let key = format!("key-{i}");
+        let value = format!("{run}-{i}");
+        let mut record = Record::default().key(key.as_bytes());
+        record.value = Some(value.as_bytes());
+        producer
+            .send(topic, record)
+            .await
+            .unwrap_or_else(|e| panic!("send {i} over TLS: {e}"));
+    }
+    let summary = producer
+        .flush()
+        .await
+        .unwrap_or_else(|e| panic!("flush over TLS: {e}"));
+    assert_eq!(summary.failed_batches, 0);
+}
+
+/// The values kafka-python reads from `topic` through stunnel (SSL, host name checked).
+fn read_back(setup: &Setup, topic: &str, expected: usize) -> Vec<String> {
+    let pki = &setup.pki;
+    let out = common::run_python(
+        "consume.py",
+        format!(
+            "localhost:{} {topic} {expected} {} {} {}\n",
+            setup.good.port(),
+            pki.path("ca.pem").display(),
+            pki.path("client.pem").display(),
+            pki.path("client.key").display(),
+        )
+        .as_bytes(),
+    );
+    let out = String::from_utf8(out).expect("utf-8");
+    let mut values: Vec<String> = out
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let value = line.split(' ').nth(4).expect("a value field");
+            String::from_utf8(common::unhex(value)).expect("utf-8 value")
+        })
+        .collect();
+    values.sort();
+    values
+}
+
+fn expected_values(run: &str, n: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..n).map(|i| format!("{run}-{i}")).collect();
+    v.sort();
+    v
+}
+
+fn rustls(pki: &Pki, ca: &str, client: bool) -> TokioTls {
+    let (cert, key) = (pki.path("client.pem"), pki.path("client.key"));
+    TokioTls::from_pem_files(
+        &pki.path(ca),
+        client.then_some((cert.as_path(), key.as_path())),
+    )
+    .expect("rustls configuration")
+    .with_server_name("localhost")
+    .expect("a valid name")
+}
+
+#[test]
+fn rustls_produces_and_records_read_back() {
+    let setup = setup();
+    setup.broker.create_topic("tls-rustls", 3);
+    let connector = rustls(&setup.pki, "ca.pem", true);
+    runtime().block_on(produce(&connector, setup.good, "tls-rustls", "rustls", 50));
+    assert_eq!(
+        read_back(setup, "tls-rustls", 50),
+        expected_values("rustls", 50)
+    );
+}
+
+#[test]
+fn rustls_speaks_tls_1_2_too() {
+    let setup = setup();
+    let connector = rustls(&setup.pki, "ca.pem", true);
+    runtime().block_on(async {
+        let mut conn = connector
+            .connect(setup.tls12)
+            .await
+            .expect("TLS 1.2 handshake");
+        let n = probe(&mut conn).await.expect("ApiVersions over TLS 1.2");
+        assert!(n > 0);
+    });
+}
+
+/// The message of a refused rustls connection (the handshake, or the first read after it).
+fn rustls_failure(connector: &TokioTls, addr: SocketAddr) -> String {
+    runtime().block_on(async {
+        match connector.connect(addr).await {
+            Err(e) => e.to_string(),
+            Ok(mut conn) => match probe(&mut conn).await {
+                Err(e) => e.to_string(),
+                Ok(n) => panic!("{addr} answered {n} bytes over TLS; it should have refused"),
+            },
+        }
+    })
+}
+
+#[test]
+fn rustls_refusals_name_the_problem() {
+    let setup = setup();
+    let pki = &setup.pki;
+    let cases = [
+        (
+            "wrong CA",
+            rustls(pki, "other-ca.pem", true),
+            setup.good,
+            "UnknownIssuer",
+        ),
+        (
+            "expired",
+            rustls(pki, "ca.pem", true),
+            setup.expired,
+            "certificate expired",
+        ),
+        (
+            "wrong host",
+            rustls(pki, "ca.pem", true),
+            setup.elsewhere,
+            "not valid for name",
+        ),
+        (
+            "no client certificate",
+            rustls(pki, "ca.pem", false),
+            setup.good,
+            "CertificateRequired",
+        ),
+    ];
+    for (case, connector, addr, needle) in cases {
+        let message = rustls_failure(&connector, addr);
+        eprintln!("rustls, {case}: {message}");
+        assert!(
+            message.contains(needle),
+            "{case}: {message:?} does not say {needle}"
+        );
+        if case != "no client certificate" {
+            assert!(
+                message.contains("localhost"),
+                "{case}: {message:?} names no host"
+            );
+        }
+    }
+}
+
+/// The system clock for embedded-tls's validity checks (a board reads its RTC).
+struct SystemClock;
+
+impl embedded_kafka::tls::TlsClock for SystemClock {
+    fn now() -> Option<u64> {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    }
+}
+
+type Board<'b> = TlsConnector<'b, TokioTcp, rand_core_06::OsRng, SystemClock>;
+
+/// `slots` record-buffer pairs, as a board would have in static memory.
+fn buffer_memory(slots: usize) -> Vec<u8> {
+    vec![0; slots * (RECORD_READ_SIZE + RECORD_WRITE_SIZE)]
+}
+
+fn slots(memory: &mut [u8]) -> Vec<RecordBuffers<'_>> {
+    memory
+        .chunks_mut(RECORD_READ_SIZE + RECORD_WRITE_SIZE)
+        .map(|chunk| {
+            let (read, write) = chunk.split_at_mut(RECORD_READ_SIZE);
+            RecordBuffers::new(read, write)
+        })
+        .collect()
+}
+
+fn board<'b>(
+    ca: &'b [u8],
+    client: Option<ClientIdentity<'b>>,
+    slots: &'b [RecordBuffers<'b>],
+) -> Board<'b> {
+    let options = TlsOptions {
+        ca,
+        names: ServerNames::all("localhost"),
+        client,
+    };
+    TlsConnector::new(TokioTcp, options, slots, rand_core_06::OsRng).expect("TLS options")
+}
+
+fn identity(pki: &Pki) -> ClientIdentity<'_> {
+    ClientIdentity::new(&pki.client_der, &pki.client_key_der).expect("a P-256 PKCS#8 key")
+}
+
+#[test]
+fn embedded_tls_produces_and_records_read_back() {
+    let setup = setup();
+    setup.broker.create_topic("tls-embedded", 3);
+    let mut memory = buffer_memory(4);
+    let slots = slots(&mut memory);
+    let connector = board(&setup.pki.ca_der, Some(identity(&setup.pki)), &slots);
+    runtime().block_on(produce(
+        &connector,
+        setup.good,
+        "tls-embedded",
+        "embedded",
+        50,
+    ));
+    eprintln!(
+        "embedded-tls: {} of {} record-buffer slots used",
+        slots.len() - connector.buffers_left(),
+        slots.len()
+    );
+    assert_eq!(
+        read_back(setup, "tls-embedded", 50),
+        expected_values("embedded", 50)
+    );
+}
+
+/// The error of a refused embedded-tls connection (the handshake, or the first read after it).
+fn embedded_failure(connector: &Board<'_>, addr: SocketAddr) -> TlsError<std::io::Error> {
+    runtime().block_on(async {
+        match connector.connect(addr).await {
+            Err(e) => e,
+            Ok(mut conn) => match probe(&mut conn).await {
+                Err(e) => e,
+                Ok(n) => panic!("{addr} answered {n} bytes over TLS; it should have refused"),
+            },
+        }
+    })
+}
+
+#[test]
+fn embedded_tls_refusals_name_the_problem() {
+    let setup = setup();
+    let pki = &setup.pki;
+    let mut memory = buffer_memory(5);
+    let slots = slots(&mut memory);
+    let (good_ca, other_ca) = (&pki.ca_der[..], &pki.other_ca_der[..]);
+    let certificate = |problem| move |e: &TlsError<std::io::Error>| matches!(e, TlsError::Certificate { problem: p, .. } if *p == problem);
+    type Check = Box<dyn Fn(&TlsError<std::io::Error>) -> bool>;
+    let cases: [(&str, Board<'_>, SocketAddr, Check, &str); 5] = [
+        (
+            "wrong CA",
+            board(other_ca, Some(identity(pki)), &slots[0..1]),
+            setup.good,
+            Box::new(certificate(CertificateProblem::UnknownIssuer)),
+            "not signed by the configured CA",
+        ),
+        (
+            "expired",
+            board(good_ca, Some(identity(pki)), &slots[1..2]),
+            setup.expired,
+            Box::new(certificate(CertificateProblem::NotValidNow)),
+            "expired",
+        ),
+        (
+            "wrong host",
+            board(good_ca, Some(identity(pki)), &slots[2..3]),
+            setup.elsewhere,
+            Box::new(certificate(CertificateProblem::WrongHostName)),
+            "not for host name \"localhost\"",
+        ),
+        (
+            "no client certificate",
+            board(good_ca, None, &slots[3..4]),
+            setup.good,
+            Box::new(|e| {
+                matches!(
+                    e,
+                    TlsError::AlertAfterHandshake {
+                        certificate_requested: true,
+                        certificate_sent: false
+                    }
+                )
+            }),
+            "requires a client certificate",
+        ),
+        (
+            "TLS 1.2 only",
+            board(good_ca, Some(identity(pki)), &slots[4..5]),
+            setup.tls12,
+            Box::new(|e| matches!(e, TlsError::Alert(_))),
+            "alert",
+        ),
+    ];
+    for (case, connector, addr, check, needle) in cases {
+        let error = embedded_failure(&connector, addr);
+        let message = error.to_string();
+        eprintln!("embedded-tls, {case}: {message} ({error:?})");
+        assert!(check(&error), "{case}: {error:?}");
+        assert!(
+            message.contains(needle),
+            "{case}: {message:?} does not say {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn embedded_tls_spent_slots_are_an_error() {
+    let setup = setup();
+    let mut memory = buffer_memory(1);
+    let slots = slots(&mut memory);
+    let connector = board(&setup.pki.ca_der, Some(identity(&setup.pki)), &slots);
+    runtime().block_on(async {
+        let mut conn = connector
+            .connect(setup.good)
+            .await
+            .expect("first connection");
+        assert!(probe(&mut conn).await.expect("ApiVersions") > 0);
+        drop(conn);
+        let error = connector
+            .connect(setup.good)
+            .await
+            .expect_err("no slot left");
+        assert!(
+            matches!(error, TlsError::NoBuffers { slots: 1 }),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("no TLS record buffers left"),
+            "{error}"
+        );
+    });
+}
+
+/// Prints handshake times of both paths (no assertion on time: a figure for the docs).
+#[test]
+fn handshake_figures() {
+    let setup = setup();
+    let rustls = rustls(&setup.pki, "ca.pem", true);
+    let mut memory = buffer_memory(5);
+    let slots = slots(&mut memory);
+    let board = board(&setup.pki.ca_der, Some(identity(&setup.pki)), &slots);
+    runtime().block_on(async {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            let mut conn = rustls.connect(setup.good).await.expect("rustls handshake");
+            probe(&mut conn).await.expect("ApiVersions");
+            times.push(start.elapsed());
+        }
+        times.sort();
+        eprintln!(
+            "rustls handshake + ApiVersions, median of 5: {:?}",
+            times[2]
+        );
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            let mut conn = board
+                .connect(setup.good)
+                .await
+                .expect("embedded-tls handshake");
+            probe(&mut conn).await.expect("ApiVersions");
+            times.push(start.elapsed());
+        }
+        times.sort();
+        eprintln!(
+            "embedded-tls handshake + ApiVersions (debug build), median of 5: {:?}",
+            times[2]
+        );
+    });
+}

@@ -33,6 +33,10 @@ fn features() -> Vec<&'static str> {
         f.push("producer");
     }
     f.push("tokio");
+    // tests/tls.rs builds the example with TLS too: the same features, so it is built once.
+    if cfg!(feature = "tls-rustls") {
+        f.push("tls-rustls");
+    }
     f
 }
 

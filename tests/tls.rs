@@ -626,3 +626,173 @@ fn handshake_figures() {
         );
     });
 }
+
+/// The `producer` example built as tests/cli.rs builds it (same target directory, profile and
+/// features, so one build serves both), with `tls-rustls`.
+fn producer_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>/deps/<test>");
+        let target = profile_dir.parent().expect("<target>/<profile>");
+        let profile = profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a profile directory name");
+        let mut features = Vec::new();
+        for (on, name) in [
+            (cfg!(feature = "std"), "std"),
+            (cfg!(feature = "log"), "log"),
+            (cfg!(feature = "defmt"), "defmt"),
+            (cfg!(feature = "producer"), "producer"),
+            (true, "tokio"),
+            (true, "tls-rustls"),
+        ] {
+            if on {
+                features.push(name);
+            }
+        }
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "--example", "producer", "--target-dir"])
+            .arg(target)
+            .args(["--features", &features.join(",")]);
+        match profile {
+            "debug" => {}
+            "release" => {
+                cargo.arg("--release");
+            }
+            other => {
+                cargo.args(["--profile", other]);
+            }
+        }
+        let status = cargo
+            .status()
+            .expect("cannot run cargo to build the example");
+        assert!(status.success(), "building examples/producer failed");
+        let bin = profile_dir.join("examples").join("producer");
+        assert!(bin.exists(), "{} was not built", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// The seed's values: `{"number": I}` padded to 100 bytes, sorted as strings.
+fn seed_values(n: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..n)
+        .map(|i| format!("{:<100}", format!("{{\"number\": {i}}}")))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The CLI with `security.protocol=SSL`: properties on the command line, and the seed's YAML
+/// (`ssl_config:` with `ssl_cafile`, `ssl_certfile`, `ssl_keyfile`); then its refusals.
+#[test]
+fn tls_cli() {
+    let setup = setup();
+    let pki = &setup.pki;
+    let bootstrap = format!("localhost:{}", setup.good.port());
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key"),
+    );
+    let props = |ca: &Path| {
+        vec![
+            "-X".to_owned(),
+            "security.protocol=SSL".to_owned(),
+            "-X".to_owned(),
+            format!("ssl.ca.location={}", ca.display()),
+            "-X".to_owned(),
+            format!("ssl.certificate.location={}", cert.display()),
+            "-X".to_owned(),
+            format!("ssl.key.location={}", key.display()),
+        ]
+    };
+    let run = |args: &[String]| {
+        Command::new(producer_bin())
+            .args(args)
+            .output()
+            .expect("cannot run the producer example")
+    };
+
+    setup.broker.create_topic("tls-cli", 3);
+    let mut args = vec![
+        "--bootstrap".to_owned(),
+        bootstrap.clone(),
+        "--topic".to_owned(),
+        "tls-cli".to_owned(),
+        "--messages".to_owned(),
+        "30".to_owned(),
+        "--create-keys".to_owned(),
+    ];
+    args.extend(props(&ca));
+    let out = run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the CLI over TLS failed: {stderr}");
+    assert!(stderr.contains("security.protocol=SSL"), "{stderr}");
+
+    // The seed's YAML layout, through the same stunnel port.
+    setup.broker.create_topic("tls-cli-yaml", 1);
+    let yaml = pki.path("seed.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "brokers:\n    - name: broker1\n      ip: localhost\n      port: \"{}\"\n\
+             ssl_config:\n      ssl_cafile: {}\n      ssl_certfile: {}\n      ssl_keyfile: {}\n",
+            setup.good.port(),
+            ca.display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+    .expect("seed.yaml");
+    let out = run(&[
+        "--config".to_owned(),
+        yaml.display().to_string(),
+        "--topic".to_owned(),
+        "tls-cli-yaml".to_owned(),
+        "--messages".to_owned(),
+        "10".to_owned(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the CLI with the seed's YAML over TLS failed: {stderr}"
+    );
+
+    assert_eq!(read_back(setup, "tls-cli", 30), seed_values(30));
+    assert_eq!(read_back(setup, "tls-cli-yaml", 10), seed_values(10));
+
+    // A CA that did not sign the broker's certificate: exit 1 and the reason.
+    let mut args = vec![
+        "--bootstrap".to_owned(),
+        bootstrap.clone(),
+        "--messages".to_owned(),
+        "1".to_owned(),
+    ];
+    args.extend(props(&pki.path("other-ca.pem")));
+    let out = run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+
+    // SASL is still refused, and says so.
+    let out = run(&[
+        "--bootstrap".to_owned(),
+        bootstrap,
+        "-X".to_owned(),
+        "security.protocol=SASL_SSL".to_owned(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not supported yet (SASL: issue #6)"),
+        "{stderr}"
+    );
+}

@@ -13,9 +13,11 @@
 //!   needs its `rsa` feature, which needs `alloc`). Intermediate certificates the server sends
 //!   are walked from the CA down.
 //! - **Its host name** must match a DNS name of the certificate (its SANs, else its CN), as the
-//!   Java client's default `ssl.endpoint.identification.algorithm=https` requires. Kafka knows
-//!   brokers by the names they advertise, but the producer hands its connector only a
-//!   `SocketAddr`; so the name comes from [`ServerNames`]: one name for every broker (a
+//!   Java client's default `ssl.endpoint.identification.algorithm=https` requires: it checks
+//!   each connection against the host it dialled, the bootstrap entry as written and then each
+//!   broker's advertised host (a name, or an IP literal that the certificate must then carry as
+//!   an IP SAN). The producer hands its connector only a `SocketAddr`, so here the name comes
+//!   from [`ServerNames`]: one name for every broker (a
 //!   cluster whose certificates all carry one name, or a wildcard name), and a table of
 //!   `SocketAddr → name` for brokers with names of their own, which the caller fills from the
 //!   names it advertises. IP-address SANs are not matched (embedded-tls reads DNS names only).
@@ -920,5 +922,97 @@ mod der {
                 core::str::from_utf8(value).ok()
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::net::{IpAddr, Ipv4Addr};
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    extern crate std;
+
+    fn addr(last: u8, port: u16) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port)
+    }
+
+    #[test]
+    fn server_names_by_address_then_default() {
+        let table = [
+            (addr(1, 9093), "kafka-1.example.com"),
+            (addr(2, 9093), "kafka-2.example.com"),
+        ];
+        let names = ServerNames::table("kafka.example.com", &table);
+        assert_eq!(names.name_for(addr(1, 9093)), "kafka-1.example.com");
+        assert_eq!(names.name_for(addr(2, 9093)), "kafka-2.example.com");
+        assert_eq!(
+            names.name_for(addr(2, 9094)),
+            "kafka.example.com",
+            "another port"
+        );
+        assert_eq!(ServerNames::all("k").name_for(addr(3, 1)), "k");
+    }
+
+    fn certificate(sans: &[&str], cn: Option<&str>) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let sans: Vec<std::string::String> = sans.iter().map(|s| s.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(sans).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if let Some(cn) = cn {
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
+        }
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn leaf_name_prefers_the_first_dns_san_then_the_cn() {
+        let der = certificate(
+            &["10.1.2.3", "broker.example.com", "other"],
+            Some("cn.example"),
+        );
+        assert_eq!(der::leaf_name(&der), Some("broker.example.com"));
+        let der = certificate(&[], Some("cn.example"));
+        assert_eq!(der::leaf_name(&der), Some("cn.example"));
+        let der = certificate(&[], None);
+        assert_eq!(der::leaf_name(&der), None);
+        // Anything cut short is no name, never a panic.
+        let der = certificate(&["broker.example.com"], None);
+        for len in 0..der.len() {
+            let _ = der::leaf_name(&der[..len]);
+        }
+        assert_eq!(der::leaf_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+    }
+
+    #[test]
+    fn a_wildcard_name_probes_with_a_label() {
+        assert_eq!(ProbeName::new("*.example.com").as_str(), "x.example.com");
+        assert_eq!(ProbeName::new("kafka").as_str(), "kafka");
+    }
+
+    #[test]
+    fn names_in_errors_are_cut_at_64_bytes_on_a_character_boundary() {
+        let long = "é".repeat(40);
+        let cut = NameBuf::new(&long);
+        assert!(cut.as_str().len() <= 64);
+        assert!(long.starts_with(cut.as_str()));
+        assert_eq!(cut.as_str().len(), 64);
+    }
+
+    #[test]
+    fn a_client_key_that_is_not_p256_pkcs8_is_refused_up_front() {
+        assert_eq!(
+            ClientIdentity::new(b"cert", b"not a key").unwrap_err(),
+            ConfigError::ClientKey
+        );
+        let key = rcgen::KeyPair::generate().unwrap().serialize_der();
+        assert!(ClientIdentity::new(b"cert", &key).is_ok());
+        assert_eq!(
+            ClientIdentity::new(b"", &key).unwrap_err(),
+            ConfigError::ClientCertificate
+        );
     }
 }

@@ -74,13 +74,13 @@
 //!   one key exchange; one more signature with a client certificate). No session resumption.
 //! - A handshake that fails spends its [`RecordBuffers`] slot (the buffers were lent to it); a
 //!   TCP connect that fails does not.
-//! - embedded-tls's `read` is **not cancel-safe**: a read dropped after it took part of a TLS
-//!   record off the socket loses those bytes, and the session fails at the next record. The
-//!   producer drops reads at a request timeout (it then closes the connection anyway) and in
-//!   its stray-response drain before a request with nothing in flight (a read polled once).
-//!   With acks 1/all on Kafka nothing arrives unasked there, so the drain finds nothing; with
-//!   acks=0 on a broker that answers anyway (Tansu), an answer that has only partly arrived can
-//!   break the session, which the producer then sees as an error and reconnects.
+//! - embedded-tls's own `read` is **not cancel-safe**: a read dropped after it took part of a
+//!   TLS record off the socket loses the record's header. The producer drops reads (its
+//!   stray-response drain polls a read once), so the connector puts an adapter between
+//!   embedded-tls and the socket that keeps the current record's header and hands it out again
+//!   (see `Restartable` in the source); with it a [`TlsStream`] read is cancel-safe as long as
+//!   the socket's is (Tokio's and embassy-net's are). `tests/tls.rs` reads a response one byte
+//!   at a time, dropping the read between any two bytes. Writes are not made cancel-safe.
 //!
 //! # What embedded-tls 0.19 lacks, and what is missing here because of it
 //!
@@ -574,6 +574,7 @@ where
             slot.slot.set(Some((read, write)));
             return Err(TlsError::RngBusy);
         };
+        let socket = Restartable::new(socket, read);
         let mut tls: TlsConnection<'a, _, Suite> = TlsConnection::new(socket, read, write);
         let config = TlsConfig::new().with_server_name(name);
         let mut provider = Provider::<_, Clk, CERT> {
@@ -610,7 +611,7 @@ pub struct TlsStream<'a, S, E>
 where
     S: Read + Write + 'a,
 {
-    tls: TlsConnection<'a, S, Suite>,
+    tls: TlsConnection<'a, Restartable<S>, Suite>,
     certificate_requested: bool,
     certificate_sent: bool,
     _error: PhantomData<E>,
@@ -687,6 +688,120 @@ where
             Ok(()) => Ok(()),
             Err(e) => Err(self.error(e)),
         }
+    }
+}
+
+/// The length of a TLS record header: type, version, length (RFC 8446, 5.1).
+const HEADER: usize = 5;
+
+/// The socket under embedded-tls, which makes its reads restartable, so that a `read` of the
+/// [`TlsStream`] dropped half-way (the producer's stray-response drain polls a read once) loses
+/// nothing.
+///
+/// embedded-tls reads a record's 5-byte header into a local array of its read future, then
+/// the body into the record buffer, keeping count of the body bytes it holds. A dropped read
+/// loses the header bytes it had taken off the socket (the body bytes stay counted), and the
+/// next read would take body bytes for a header. So this adapter follows the record stream
+/// itself: it keeps the current record's header and hands it out again when embedded-tls asks
+/// for a header from its start while this record is not finished; and it never hands out
+/// more body bytes than the current record has (embedded-tls, restarted with body bytes
+/// counted, asks for the whole length again). A read is a body read when it reads into the
+/// record buffer, a header read otherwise; a header read of `n` bytes asks for the header
+/// from byte `5 - n` on.
+struct Restartable<S> {
+    inner: S,
+    /// Where the record buffer lies (addresses only: to tell body reads from header reads).
+    record_buffer: core::ops::Range<usize>,
+    header: [u8; HEADER],
+    /// Header bytes of the current record taken off the socket.
+    have: usize,
+    /// Body bytes of the current record still on the socket, once its header is complete.
+    body_left: Option<usize>,
+}
+
+impl<S> Restartable<S> {
+    fn new(inner: S, record_buffer: &[u8]) -> Self {
+        let range = record_buffer.as_ptr_range();
+        Self {
+            inner,
+            record_buffer: range.start.addr()..range.end.addr(),
+            header: [0; HEADER],
+            have: 0,
+            body_left: None,
+        }
+    }
+
+    fn record_done(&mut self) {
+        self.have = 0;
+        self.body_left = None;
+    }
+}
+
+impl<S: ErrorType> ErrorType for Restartable<S> {
+    type Error = S::Error;
+}
+
+impl<S: Read> Read for Restartable<S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, S::Error> {
+        if self.record_buffer.contains(&buf.as_ptr().addr()) {
+            let Some(left) = self.body_left else {
+                return self.inner.read(buf).await;
+            };
+            let want = buf.len().min(left);
+            let n = self
+                .inner
+                .read(buf.get_mut(..want).unwrap_or_default())
+                .await?;
+            match left.checked_sub(n) {
+                Some(0) if n > 0 => self.record_done(),
+                Some(rest) => self.body_left = Some(rest),
+                None => self.record_done(),
+            }
+            return Ok(n);
+        }
+        // A header read: embedded-tls wants the header from byte `from` on.
+        let from = HEADER.saturating_sub(buf.len());
+        if from < self.have {
+            // Hand out again what a dropped read had taken off the socket.
+            let saved = self.header.get(from..self.have).unwrap_or_default();
+            let n = saved.len().min(buf.len());
+            for (to, b) in buf.iter_mut().zip(saved) {
+                *to = *b;
+            }
+            return Ok(n);
+        }
+        let have = self.have;
+        let room = self.header.get_mut(have..).unwrap_or_default();
+        let want = room.len().min(buf.len());
+        let n = self
+            .inner
+            .read(room.get_mut(..want).unwrap_or_default())
+            .await?;
+        for (to, b) in buf
+            .iter_mut()
+            .zip(self.header.get(have..have + n).unwrap_or_default())
+        {
+            *to = *b;
+        }
+        self.have = have + n;
+        if self.have == HEADER {
+            let [_, _, _, hi, lo] = self.header;
+            match usize::from(u16::from_be_bytes([hi, lo])) {
+                0 => self.record_done(),
+                len => self.body_left = Some(len),
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Restartable<S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, S::Error> {
+        self.inner.write(buf).await
+    }
+
+    async fn flush(&mut self) -> Result<(), S::Error> {
+        self.inner.flush().await
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod common;
 
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -595,6 +596,104 @@ fn embedded_tls_spent_slots_are_an_error() {
         assert!(
             error.to_string().contains("no TLS record buffers left"),
             "{error}"
+        );
+    });
+}
+
+/// A connector whose connections hand out one byte a read, and make every other read wait
+/// once (it wakes itself at once): a TLS record then arrives in many pieces.
+struct Trickle;
+
+struct TrickleConn<C> {
+    inner: C,
+    wait: bool,
+}
+
+impl<C: embedded_io_async::ErrorType> embedded_io_async::ErrorType for TrickleConn<C> {
+    type Error = C::Error;
+}
+
+impl<C: Read> Read for TrickleConn<C> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, C::Error> {
+        self.wait = !self.wait;
+        if self.wait {
+            tokio::task::yield_now().await;
+        }
+        let one = buf.len().min(1);
+        self.inner.read(&mut buf[..one]).await
+    }
+}
+
+impl<C: Write> Write for TrickleConn<C> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, C::Error> {
+        self.inner.write(buf).await
+    }
+
+    async fn flush(&mut self) -> Result<(), C::Error> {
+        self.inner.flush().await
+    }
+}
+
+impl TcpConnect for Trickle {
+    type Error = std::io::Error;
+    type Connection<'a> = TrickleConn<<TokioTcp as TcpConnect>::Connection<'a>>;
+
+    async fn connect<'a>(&'a self, remote: SocketAddr) -> std::io::Result<Self::Connection<'a>> {
+        Ok(TrickleConn {
+            inner: TokioTcp.connect(remote).await?,
+            wait: false,
+        })
+    }
+}
+
+/// The producer drops reads half-way (its stray-response drain polls a read once): over a
+/// socket that delivers one byte at a time, every read of the TLS stream that has to wait is
+/// dropped and started again, as in the drain, and the response still arrives whole.
+#[test]
+fn embedded_tls_reads_survive_being_dropped() {
+    let setup = setup();
+    let mut memory = buffer_memory(1);
+    let slots = slots(&mut memory);
+    let options = TlsOptions {
+        ca: &setup.pki.ca_der,
+        names: ServerNames::all("localhost"),
+        client: Some(identity(&setup.pki)),
+    };
+    let connector: TlsConnector<'_, Trickle, rand_core_06::OsRng, SystemClock> =
+        TlsConnector::new(Trickle, options, &slots, rand_core_06::OsRng).expect("TLS options");
+    runtime().block_on(async {
+        let mut conn = connector.connect(setup.good).await.expect("handshake");
+        conn.write_all(&API_VERSIONS).await.expect("write");
+        conn.flush().await.expect("flush");
+        let mut response = Vec::new();
+        let mut dropped = 0;
+        // The size prefix, then that many bytes.
+        while response.len() < 4
+            || response.len() < 4 + u32::from_be_bytes(response[..4].try_into().unwrap()) as usize
+        {
+            let mut buf = [0u8; 256];
+            let read = std::future::poll_fn(|cx| {
+                let poll = std::pin::pin!(conn.read(&mut buf)).poll(cx);
+                if poll.is_pending() {
+                    dropped += 1;
+                }
+                poll
+            });
+            // A stream that lost its framing waits for a record that never comes.
+            let n = tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no response within 10 s: the TLS stream lost its framing")
+                })
+                .unwrap_or_else(|e| panic!("read after {dropped} dropped reads: {e}"));
+            assert!(n > 0, "end of stream");
+            response.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(&response[4..8], &1i32.to_be_bytes(), "correlation id");
+        assert!(dropped > 10, "only {dropped} reads were dropped");
+        eprintln!(
+            "ApiVersions response ({} bytes) read whole across {dropped} dropped reads",
+            response.len()
         );
     });
 }

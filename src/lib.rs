@@ -29,6 +29,8 @@ pub mod record;
 pub mod sasl;
 #[cfg(any(feature = "json", feature = "postcard", feature = "cbor"))]
 pub mod serialize;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "producer")]
 pub mod transport;
 pub mod wire;

@@ -36,6 +36,10 @@ fn features() -> Vec<&'static str> {
         f.push("scram");
     }
     f.push("tokio");
+    // tests/tls.rs builds the example with TLS too: the same features, so it is built once.
+    if cfg!(feature = "tls-rustls") {
+        f.push("tls-rustls");
+    }
     f
 }
 
@@ -362,7 +366,8 @@ fn seed_yaml_config() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(consume(&broker, "cli-yaml", 25).len(), 25);
 
-    // The seed's own file has SSL client certificates: refused, naming the issue.
+    // The seed's own file has SSL client certificates: SSL is taken, and files that are not
+    // there are named (tests/tls.rs runs the seed's layout against a TLS broker).
     let with_ssl = temp_file(
         "config-ssl.yaml",
         &format!(
@@ -373,12 +378,13 @@ fn seed_yaml_config() {
         ),
     );
     let out = run(&["--config", with_ssl.to_str().expect("utf-8 path")]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("not supported yet (TLS/SASL: issue #6)"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let expected = if cfg!(feature = "tls-rustls") {
+        "cannot read the CA certificate (PEM) from /x/ca.crt"
+    } else {
+        "security.protocol=SSL needs a build with TLS"
+    };
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
 }
 
 #[test]
@@ -400,7 +406,7 @@ fn unreachable_bootstrap_fails_naming_it() {
 }
 
 #[test]
-fn tls_is_refused_with_the_issue() {
+fn ssl_without_a_ca_and_sasl_are_refused() {
     let out = run(&[
         "--bootstrap",
         "127.0.0.1:9092",
@@ -409,7 +415,19 @@ fn tls_is_refused_with_the_issue() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("security.protocol=SSL is not supported yet (TLS/SASL: issue #6)"),
+        stderr(&out).contains("security.protocol=SSL needs ssl.ca.location"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "-X",
+        "security.protocol=SASL_SSL",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("needs ssl.ca.location"),
         "{}",
         stderr(&out)
     );

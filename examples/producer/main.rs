@@ -31,6 +31,7 @@ use embedded_kafka::producer::{
     Acks, BatchReport, Buffers, Config, Producer, Record, SecurityProtocol, ValueError,
 };
 use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
+use embedded_nal_async::TcpConnect;
 
 use options::{Bootstrap, Command, HELP, MAX_BATCH, Settings};
 
@@ -47,8 +48,8 @@ const R: usize = 64;
 const T: usize = 1;
 
 type CliBuffers = Buffers<RX, TX, MAX_BATCH, B>;
-type CliProducer<'a> =
-    Producer<'a, TokioTcp, TokioClock, TokioDelay, DefaultPartitioner<XorShift>, T, B, R, TokioDns>;
+type CliProducer<'a, C> =
+    Producer<'a, C, TokioClock, TokioDelay, DefaultPartitioner<XorShift>, T, B, R, TokioDns>;
 
 fn main() -> ExitCode {
     let settings = match options::parse_args(std::env::args().skip(1)) {
@@ -291,21 +292,35 @@ fn run(settings: &Settings) -> ExitCode {
         })
         .collect();
     let mut buffers = Box::new(CliBuffers::new());
-    let connector = TokioTcp;
     let mut tally = Tally {
         messages: settings.messages,
         ..Tally::default()
     };
     let mut progress = Progress::new(settings.messages);
-    let outcome = runtime.block_on(produce(
-        settings,
-        &servers,
-        &hosts,
-        &connector,
-        &mut buffers,
-        &mut tally,
-        &mut progress,
-    ));
+    let outcome = if matches!(settings.security_protocol.as_str(), "SSL" | "SASL_SSL") {
+        match tls_connector(settings) {
+            Ok(connector) => runtime.block_on(produce(
+                settings,
+                &servers,
+                &hosts,
+                &connector,
+                &mut buffers,
+                &mut tally,
+                &mut progress,
+            )),
+            Err(e) => Err(Fatal::Config(e)),
+        }
+    } else {
+        runtime.block_on(produce(
+            settings,
+            &servers,
+            &hosts,
+            &TokioTcp,
+            &mut buffers,
+            &mut tally,
+            &mut progress,
+        ))
+    };
     progress.finish();
     if let Err(Fatal::Config(e)) = &outcome {
         eprintln!("producer: configuration: {e}");
@@ -336,11 +351,11 @@ fn run(settings: &Settings) -> ExitCode {
     }
 }
 
-async fn produce<'a>(
+async fn produce<'a, C: TcpConnect<Error = std::io::Error>>(
     settings: &'a Settings,
     servers: &'a [SocketAddr],
     hosts: &'a [(&'a str, u16)],
-    connector: &'a TokioTcp,
+    connector: &'a C,
     buffers: &'a mut CliBuffers,
     tally: &mut Tally,
     progress: &mut Progress,
@@ -361,7 +376,11 @@ async fn produce<'a>(
     let sasl = settings.sasl().map_err(Fatal::Config)?;
     let config = match &sasl {
         Some((mechanism, user, password)) => config
-            .security_protocol(SecurityProtocol::SaslPlaintext)
+            .security_protocol(if settings.security_protocol == "SASL_SSL" {
+                SecurityProtocol::SaslSsl
+            } else {
+                SecurityProtocol::SaslPlaintext
+            })
             .sasl(*mechanism, user, password),
         None => config,
     };
@@ -371,7 +390,7 @@ async fn produce<'a>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
-    let mut producer: CliProducer<'_> = Producer::new(
+    let mut producer: CliProducer<'_, C> = Producer::new(
         connector,
         TokioClock::new(),
         TokioDelay,
@@ -463,6 +482,63 @@ async fn produce<'a>(
         )));
     }
     Ok(())
+}
+
+/// The rustls connector `security.protocol=SSL` asks for: the CA (`ssl.ca.location`), the
+/// client certificate and key if given, and host names as Kafka's Java client checks them
+/// (`ssl.endpoint.identification.algorithm=https`): a broker's certificate must carry the
+/// name it is known by. The producer hands its connector addresses only, so each bootstrap
+/// host name is resolved here and its addresses are tied to it; any other broker (a leader
+/// advertised elsewhere) must present a certificate for the first bootstrap host name, or,
+/// when every bootstrap server is an address, for its own IP address.
+#[cfg(feature = "tls-rustls")]
+fn tls_connector(
+    settings: &Settings,
+) -> Result<embedded_kafka::transport::tokio::TokioTls, String> {
+    use std::net::ToSocketAddrs;
+    use std::path::Path;
+
+    let ca = settings.security("ssl.ca.location").unwrap_or_default();
+    let cert = settings.security("ssl.certificate.location");
+    let key = settings.security("ssl.key.location");
+    let client = cert.zip(key).map(|(c, k)| (Path::new(c), Path::new(k)));
+    let mut connector =
+        embedded_kafka::transport::tokio::TokioTls::from_pem_files(Path::new(ca), client)
+            .map_err(|e| e.to_string())?;
+    let mut first = true;
+    for b in &settings.bootstrap {
+        let Bootstrap::Host(host, port) = b else {
+            continue;
+        };
+        if first {
+            connector = connector
+                .with_server_name(host)
+                .map_err(|e| e.to_string())?;
+            first = false;
+        }
+        // A name that does not resolve now is left to the producer's own resolver (and its
+        // error); its certificate is then checked against the first host name.
+        for addr in (host.as_str(), *port)
+            .to_socket_addrs()
+            .into_iter()
+            .flatten()
+        {
+            connector = connector
+                .with_server_name_for(addr, host)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(connector)
+}
+
+/// Without the `tls-rustls` feature there is no TLS connector to build.
+#[cfg(not(feature = "tls-rustls"))]
+fn tls_connector(_settings: &Settings) -> Result<TokioTcp, String> {
+    Err(
+        "security.protocol=SSL needs a build with TLS: cargo run --example producer \
+         --features tokio,tls-rustls"
+            .to_owned(),
+    )
 }
 
 /// The summary line (stdout), and with `--json` one JSON object as the last line of stdout.

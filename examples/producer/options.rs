@@ -17,8 +17,17 @@ use embedded_kafka::sasl::Mechanism;
 /// producer's `BATCH`), Kafka's default `max.request.size` of 1 MiB.
 pub const MAX_BATCH: usize = 1 << 20;
 
-/// The issue that brings TLS and SASL; named by the error for other security protocols.
-pub const SECURITY_ISSUE: &str = "not supported yet (TLS/SASL: issue #6)";
+/// The issue that brings SASL; named by the error for the SASL security protocols.
+pub const SECURITY_ISSUE: &str = "not a security protocol Kafka has";
+
+/// The `ssl.*` properties `security.protocol=SSL` uses (librdkafka's names; the seed's YAML
+/// `ssl_cafile`, `ssl_certfile`, `ssl_keyfile` map to the first three).
+pub const SSL_PROPERTIES: [&str; 4] = [
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.endpoint.identification.algorithm",
+];
 
 pub const HELP: &str = "\
 producer: the seed's producer.py in Rust. Sends N deterministic records and reports how many
@@ -54,9 +63,12 @@ usage: cargo run --release --example producer --features tokio -- [FLAGS]
 Kafka properties understood: bootstrap.servers, acks, client.id, linger.ms, batch.size,
 enable.idempotence, max.in.flight.requests.per.connection, retries, retry.backoff.ms,
 retry.backoff.max.ms, request.timeout.ms, delivery.timeout.ms, metadata.max.age.ms,
-security.protocol (PLAINTEXT or SASL_PLAINTEXT; TLS is issue #6), sasl.mechanism (PLAIN,
-SCRAM-SHA-256, SCRAM-SHA-512), sasl.username, sasl.password (or sasl.jaas.config with
-username=\"…\" password=\"…\"), ssl.* (kept for TLS).
+security.protocol (PLAINTEXT, SASL_PLAINTEXT, or SSL and SASL_SSL with a build with the
+tls-rustls feature), sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), sasl.username,
+sasl.password (or sasl.jaas.config with username=\"…\" password=\"…\"),
+ssl.ca.location (PEM; required with SSL), ssl.certificate.location and ssl.key.location (PEM,
+both or neither), ssl.endpoint.identification.algorithm (https only: the broker's certificate
+must carry the bootstrap host name, or its IP address when the bootstrap is an address).
 
 Exit status: 0 when every record was delivered, 1 when one was not or the broker could not be
 reached, 2 for a bad command line or configuration.";
@@ -85,8 +97,8 @@ pub struct Settings {
     pub metadata_max_age_ms: u32,
     pub enable_idempotence: bool,
     pub security_protocol: String,
-    /// `ssl.*` and `sasl.*` properties (`sasl.*` used with SASL_PLAINTEXT; `ssl.*` shown
-    /// only, until TLS: issue #6).
+    /// `ssl.*` and `sasl.*` properties: `ssl.*` take effect with SSL and SASL_SSL, `sasl.*`
+    /// with SASL_PLAINTEXT and SASL_SSL.
     pub security: Vec<(String, String)>,
     /// Where the settings came from, for the printed configuration.
     pub config_file: Option<PathBuf>,
@@ -337,14 +349,15 @@ impl Settings {
                     .to_owned(),
             );
         }
-        if !matches!(
-            self.security_protocol.as_str(),
-            "PLAINTEXT" | "SASL_PLAINTEXT"
-        ) {
-            return Err(format!(
-                "security.protocol={} is {SECURITY_ISSUE}; PLAINTEXT and SASL_PLAINTEXT work today",
-                self.security_protocol
-            ));
+        match self.security_protocol.as_str() {
+            "PLAINTEXT" | "SASL_PLAINTEXT" => {}
+            "SSL" | "SASL_SSL" => self.check_ssl()?,
+            other => {
+                return Err(format!(
+                    "security.protocol={other} is {SECURITY_ISSUE}; PLAINTEXT, SSL, SASL_PLAINTEXT \
+                     and SASL_SSL work today"
+                ));
+            }
         }
         self.sasl()?;
         if self.batch_size > MAX_BATCH {
@@ -356,8 +369,8 @@ impl Settings {
         Ok(())
     }
 
-    /// The value of `sasl.*` property `key`, if set.
-    fn security_value(&self, key: &str) -> Option<&str> {
+    /// The value of an `ssl.*` or `sasl.*` property, if set.
+    pub fn security(&self, key: &str) -> Option<&str> {
         self.security
             .iter()
             .find(|(k, _)| k == key)
@@ -368,23 +381,23 @@ impl Settings {
     /// `sasl.mechanism` and `sasl.username`/`sasl.password` (librdkafka's names) or the Java
     /// client's `sasl.jaas.config` (`username="…" password="…"`).
     pub fn sasl(&self) -> Result<Option<(Mechanism, String, String)>, String> {
-        if self.security_protocol != "SASL_PLAINTEXT" {
+        if !self.security_protocol.starts_with("SASL_") {
             return Ok(None);
         }
-        let name = self.security_value("sasl.mechanism").ok_or(
-            "security.protocol=SASL_PLAINTEXT needs sasl.mechanism (PLAIN, SCRAM-SHA-256 or \
+        let name = self.security("sasl.mechanism").ok_or(
+            "security.protocol=SASL_* needs sasl.mechanism (PLAIN, SCRAM-SHA-256 or \
              SCRAM-SHA-512)",
         )?;
         let mechanism = Mechanism::parse(&name.to_ascii_uppercase()).ok_or_else(|| {
             format!("sasl.mechanism={name}: expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
         })?;
-        let jaas = self.security_value("sasl.jaas.config").unwrap_or_default();
+        let jaas = self.security("sasl.jaas.config").unwrap_or_default();
         let user = self
-            .security_value("sasl.username")
+            .security("sasl.username")
             .map(str::to_owned)
             .or_else(|| jaas_option(jaas, "username"));
         let password = self
-            .security_value("sasl.password")
+            .security("sasl.password")
             .map(str::to_owned)
             .or_else(|| jaas_option(jaas, "password"));
         match (user, password) {
@@ -392,10 +405,49 @@ impl Settings {
                 Ok(Some((mechanism, user, password)))
             }
             _ => Err(
-                "security.protocol=SASL_PLAINTEXT needs sasl.username and sasl.password \
+                "security.protocol=SASL_* needs sasl.username and sasl.password \
                       (or sasl.jaas.config with username=\"…\" password=\"…\")"
                     .to_owned(),
             ),
+        }
+    }
+
+    /// What `security.protocol=SSL` needs: a CA file, a certificate and key together, host
+    /// name checks, and no `ssl.*` property this program would silently ignore.
+    fn check_ssl(&self) -> Result<(), String> {
+        if let Some((k, _)) = self
+            .security
+            .iter()
+            .find(|(k, _)| k.starts_with("ssl.") && !SSL_PROPERTIES.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "{k} is not supported (with security.protocol=SSL this program understands {})",
+                SSL_PROPERTIES.join(", ")
+            ));
+        }
+        if self.security("ssl.ca.location").is_none_or(str::is_empty) {
+            return Err(
+                "security.protocol=SSL needs ssl.ca.location (the CA certificate, PEM): there \
+                 is no system trust store here"
+                    .to_owned(),
+            );
+        }
+        let cert = self
+            .security("ssl.certificate.location")
+            .filter(|v| !v.is_empty());
+        let key = self.security("ssl.key.location").filter(|v| !v.is_empty());
+        if cert.is_some() != key.is_some() {
+            return Err(
+                "ssl.certificate.location and ssl.key.location go together: give both or neither"
+                    .to_owned(),
+            );
+        }
+        match self.security("ssl.endpoint.identification.algorithm") {
+            None | Some("https") => Ok(()),
+            Some(other) => Err(format!(
+                "ssl.endpoint.identification.algorithm={other:?}: only https (host name \
+                 checks, Kafka's default) is supported"
+            )),
         }
     }
 
@@ -843,7 +895,31 @@ mod tests {
         assert!(err("--bootstrap h:1 --frobnicate").contains("unknown argument"));
         assert!(err("--bootstrap h:1 --batch-size 2000000").contains("batch buffers"));
         assert!(err("--bootstrap h:1 --topic").contains("needs a value"));
-        assert!(err("--bootstrap h:1 -X security.protocol=ssl").contains("issue #6"));
+        assert!(err("--bootstrap h:1 -X security.protocol=sasl_ssl").contains("needs ssl.ca.location"));
+        assert!(err("--bootstrap h:1 -X security.protocol=ssl").contains("needs ssl.ca.location"));
+        assert!(
+            err(
+                "--bootstrap h:1 -X security.protocol=ssl -X ssl.ca.location=ca.pem \
+                 -X ssl.key.location=k.pem"
+            )
+            .contains("go together")
+        );
+        assert!(
+            err(
+                "--bootstrap h:1 -X security.protocol=ssl -X ssl.ca.location=ca.pem \
+                 -X ssl.key.password=x"
+            )
+            .contains("ssl.key.password is not supported")
+        );
+        assert!(
+            err(
+                "--bootstrap h:1 -X security.protocol=ssl -X ssl.ca.location=ca.pem \
+                 -X ssl.endpoint.identification.algorithm=none"
+            )
+            .contains("only https")
+        );
+        let s = run("--bootstrap h:1 -X security.protocol=SSL -X ssl.ca.location=ca.pem");
+        assert_eq!(s.security("ssl.ca.location"), Some("ca.pem"));
         assert!(err("--bootstrap h:1 -X nonsense").contains("KEY=VALUE"));
         assert!(matches!(parse_args(args("--help")), Ok(Command::Help)));
     }
@@ -980,8 +1056,12 @@ ssl_config:
         assert_eq!(s.linger_ms, 50, "the file's value stays");
         let yaml = dir.join("seed.yaml");
         std::fs::write(&yaml, SEED).unwrap();
-        let e = parse_args(args(&format!("--config {}", yaml.display()))).unwrap_err();
-        assert!(e.contains("security.protocol=SSL is not supported yet (TLS/SASL: issue #6)"));
+        let s = run(&format!("--config {}", yaml.display()));
+        assert_eq!(s.security_protocol, "SSL");
+        assert_eq!(
+            s.security("ssl.key.location"),
+            Some("/home/kafka/.state/certs/client.rsa")
+        );
         // Overriding the protocol is allowed; the ssl.* locations are then shown, unused.
         let s = run(&format!(
             "--config {} -X security.protocol=plaintext",
@@ -1069,6 +1149,7 @@ mod sasl_tests {
             err("--bootstrap h:1 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=PLAIN")
                 .contains("sasl.username")
         );
-        assert!(err("--bootstrap h:1 -X security.protocol=SASL_SSL").contains("issue #6"));
+        assert!(err("--bootstrap h:1 -X security.protocol=SASL_SSL").contains("needs ssl.ca.location"));
+        assert!(err("--bootstrap h:1 -X security.protocol=TLS").contains("not a security protocol"));
     }
 }

@@ -118,3 +118,9 @@ impl Delay for TokioDelay {
         ::tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
     }
 }
+
+#[cfg(feature = "tls-rustls")]
+#[path = "tokio_tls.rs"]
+mod tls;
+#[cfg(feature = "tls-rustls")]
+pub use tls::{TlsSetupError, TokioTls};

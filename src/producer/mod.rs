@@ -88,6 +88,7 @@ mod backoff;
 mod bootstrap;
 mod buffers;
 mod close;
+mod compress;
 mod config;
 mod connection;
 mod conns;

@@ -291,6 +291,15 @@ fn run(settings: &Settings) -> ExitCode {
         })
         .collect();
     let mut buffers = Box::new(CliBuffers::new());
+    // compression.type: one batch buffer's worth of scratch, for the whole producer.
+    let mut scratch = vec![
+        0u8;
+        if settings.compression.code() == 0 {
+            0
+        } else {
+            MAX_BATCH
+        }
+    ];
     let connector = TokioTcp;
     let mut tally = Tally {
         messages: settings.messages,
@@ -303,6 +312,7 @@ fn run(settings: &Settings) -> ExitCode {
         &hosts,
         &connector,
         &mut buffers,
+        &mut scratch,
         &mut tally,
         &mut progress,
     ));
@@ -342,6 +352,7 @@ async fn produce<'a>(
     hosts: &'a [(&'a str, u16)],
     connector: &'a TokioTcp,
     buffers: &'a mut CliBuffers,
+    scratch: &'a mut [u8],
     tally: &mut Tally,
     progress: &mut Progress,
 ) -> Result<(), Fatal> {
@@ -357,7 +368,8 @@ async fn produce<'a>(
         .request_timeout_ms(settings.request_timeout_ms)
         .delivery_timeout_ms(settings.delivery_timeout_ms)
         .metadata_max_age_ms(settings.metadata_max_age_ms)
-        .enable_idempotence(settings.enable_idempotence);
+        .enable_idempotence(settings.enable_idempotence)
+        .compression(settings.compression);
     let sasl = settings.sasl().map_err(Fatal::Config)?;
     let config = match &sasl {
         Some((mechanism, user, password)) => config
@@ -381,7 +393,8 @@ async fn produce<'a>(
     )
     .map_err(|e| Fatal::Config(e.to_string()))?
     .with_dns(TokioDns)
-    .with_sasl_rng(&mut os_random);
+    .with_sasl_rng(&mut os_random)
+    .with_compression_scratch(scratch);
 
     let bootstrap: Vec<String> = settings.bootstrap.iter().map(ToString::to_string).collect();
     let fatal = |e: &dyn std::fmt::Display| {

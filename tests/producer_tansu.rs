@@ -126,6 +126,7 @@ struct Run {
     strays: u32,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn produce(
     addr: SocketAddr,
     topic: &str,

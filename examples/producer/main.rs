@@ -291,15 +291,6 @@ fn run(settings: &Settings) -> ExitCode {
         })
         .collect();
     let mut buffers = Box::new(CliBuffers::new());
-    // compression.type: one batch buffer's worth of scratch, for the whole producer.
-    let mut scratch = vec![
-        0u8;
-        if settings.compression.code() == 0 {
-            0
-        } else {
-            MAX_BATCH
-        }
-    ];
     let connector = TokioTcp;
     let mut tally = Tally {
         messages: settings.messages,
@@ -312,7 +303,6 @@ fn run(settings: &Settings) -> ExitCode {
         &hosts,
         &connector,
         &mut buffers,
-        &mut scratch,
         &mut tally,
         &mut progress,
     ));
@@ -352,7 +342,6 @@ async fn produce<'a>(
     hosts: &'a [(&'a str, u16)],
     connector: &'a TokioTcp,
     buffers: &'a mut CliBuffers,
-    scratch: &'a mut [u8],
     tally: &mut Tally,
     progress: &mut Progress,
 ) -> Result<(), Fatal> {
@@ -383,6 +372,13 @@ async fn produce<'a>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
+    // compression.type: one batch buffer's worth of scratch, for the whole producer.
+    let scratch_len = if settings.compression.code() == 0 {
+        0
+    } else {
+        MAX_BATCH
+    };
+    let mut scratch = vec![0u8; scratch_len];
     let mut producer: CliProducer<'_> = Producer::new(
         connector,
         TokioClock::new(),
@@ -394,7 +390,7 @@ async fn produce<'a>(
     .map_err(|e| Fatal::Config(e.to_string()))?
     .with_dns(TokioDns)
     .with_sasl_rng(&mut os_random)
-    .with_compression_scratch(scratch);
+    .with_compression_scratch(&mut scratch);
 
     let bootstrap: Vec<String> = settings.bootstrap.iter().map(ToString::to_string).collect();
     let fatal = |e: &dyn std::fmt::Display| {

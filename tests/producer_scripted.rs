@@ -1541,6 +1541,22 @@ fn compression_needs_its_feature_and_a_scratch_buffer() {
             );
         }
     }
+    // What a build without the feature says, whatever this build has.
+    assert_eq!(
+        ConfigError::CompressionUnavailable {
+            codec: Compression::Zstd
+        }
+        .to_string(),
+        "compression.type = zstd: built without the `zstd` feature"
+    );
+    let unknown = Config::new(&SERVERS).compression(Compression::Unknown(6));
+    assert_eq!(
+        unknown.validate().map_err(|e| e.to_string()),
+        Err(
+            "compression.type: codec 6 is not one Kafka defines (none, gzip, snappy, lz4, zstd)"
+                .to_owned()
+        )
+    );
     let Some(codec) = [Compression::Lz4, Compression::Gzip]
         .into_iter()
         .find(|&c| is_supported(c))

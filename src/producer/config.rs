@@ -565,6 +565,13 @@ impl fmt::Display for ConfigError {
                 "sasl.mechanism is SCRAM but the producer has no random source for the nonce \
                  (Producer::with_sasl_rng)",
             ),
+            Self::CompressionUnavailable {
+                codec: Compression::Unknown(code),
+            } => write!(
+                f,
+                "compression.type: codec {code} is not one Kafka defines (none, gzip, snappy, \
+                 lz4, zstd)"
+            ),
             Self::CompressionUnavailable { codec } => write!(
                 f,
                 "compression.type = {}: built without the `{}` feature",

@@ -35,7 +35,8 @@ where
     /// with an empty one), or [`ValueError::Failed`] ([`Error::Value`]; the caller's closure
     /// keeps the details). As the value's length is not known beforehand, `batch.size` is
     /// checked after the record is appended: a batch may exceed it by this one record, never
-    /// its buffer.
+    /// its buffer (with `compression.type`, never what surely compresses into its buffer: a
+    /// record past that is taken back and goes into the next batch).
     pub async fn send_with<F>(
         &mut self,
         topic: &'a str,

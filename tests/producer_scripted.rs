@@ -1490,12 +1490,23 @@ fn a_compressed_batch_is_resent_byte_for_byte_and_decompresses_to_what_was_sent(
     assert!(s.batches[0].len() < plain, "{} bytes", s.batches[0].len());
     drop(s);
 
-    // In place: a 470-byte value fits the 512-byte buffer uncompressed, but not LZ4's worst
-    // case for it, so it is refused as too large rather than risking an overflow at seal.
+    // A 470-byte value fits the 512-byte buffer uncompressed, but not LZ4's worst case for
+    // it, so it is refused as too large rather than risking an overflow at seal; the same in
+    // place.
     let cap = (0..=512)
         .rev()
         .find(|&n| compressed_batch_bound(Compression::Lz4, n).unwrap() <= 512)
         .unwrap();
+    let big = [b'a'; 470];
+    match block_on(p.send("readings", Record::new(&big))).expect_err("too large for LZ4") {
+        Error::RecordTooLarge {
+            needed, available, ..
+        } => assert!(
+            needed > cap && available <= cap,
+            "{needed} {available} {cap}"
+        ),
+        other => panic!("{other}"),
+    }
     let e = block_on(
         p.send_with("readings", Record::default(), |out: &mut [u8]| {
             let n = 470.min(out.len());

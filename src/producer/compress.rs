@@ -212,6 +212,34 @@ mod tests {
         assert_eq!(values, 10);
     }
 
+    /// Records that do not compress (random bytes) are sent as they were built: the
+    /// compressed form would be larger, and the broker takes either.
+    #[cfg(feature = "lz4")]
+    #[test]
+    fn an_incompressible_batch_stays_uncompressed() {
+        use crate::record::{BatchHeader, RecordBatchBuilder};
+
+        let mut buf = [0u8; 1024];
+        let mut value = [0u8; 200];
+        let mut x: u32 = 0x9e37_79b9;
+        for b in value.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *b = x as u8;
+        }
+        let mut b = RecordBatchBuilder::new(&mut buf, BatchHeader::default()).unwrap();
+        b.append(0, None, Some(&value), &[]).unwrap();
+        let len = b.len();
+        let mut plain = [0u8; 1024];
+        plain[..len].copy_from_slice(b.finish().unwrap());
+        let mut scratch = [0u8; 1024];
+        let mut c = Compressor::new(Compression::Lz4, 1024);
+        c.scratch = Some(&mut scratch);
+        assert_eq!(c.seal(&mut buf, len), len);
+        assert_eq!(&buf[..len], &plain[..len]);
+    }
+
     /// `compression.type` without its feature is refused by `validate`, naming the feature;
     /// meaningful in every build (with `--no-default-features` all four are off).
     #[test]

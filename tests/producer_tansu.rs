@@ -315,6 +315,9 @@ fn check_compressed(
         n,
         "every record read back once (acks {acks:?})"
     );
+    if compression != Compression::None {
+        check_codecs(broker, topic, n, compression);
+    }
 
     // Records are identified by their `seq` header (values may be null).
     let seq = |headers: &[(String, Vec<u8>)]| headers.first().map(|(_, v)| v.clone());
@@ -373,6 +376,37 @@ fn check_compressed(
     } else {
         assert_eq!(run.strays, 0);
     }
+}
+
+/// The batches stored in `topic` were written with `codec`: every batch of several records
+/// (a batch of one or two short records may not get smaller, and then goes as it was built).
+fn check_codecs(broker: &Broker, topic: &str, n: usize, codec: Compression) {
+    let out = common::run_python(
+        "batch_codecs.py",
+        format!("{} {topic} {n}\n", broker.bootstrap()).as_bytes(),
+    );
+    let out = String::from_utf8(out).expect("utf-8");
+    let batches: Vec<(u8, usize)> = out
+        .lines()
+        .map(|line| {
+            let (c, r) = line.split_once(' ').expect("CODEC RECORDS");
+            (c.parse().expect("codec"), r.parse().expect("records"))
+        })
+        .collect();
+    assert!(!batches.is_empty(), "no batch seen in {topic}");
+    let stored: usize = batches.iter().map(|&(_, r)| r).sum();
+    assert_eq!(stored, n, "records in the batches of {topic}");
+    for &(c, records) in &batches {
+        if records >= 3 {
+            assert_eq!(c, codec.code(), "a batch of {records} records in {topic}");
+        }
+    }
+    let compressed = batches.iter().filter(|&&(c, _)| c == codec.code()).count();
+    println!(
+        "{topic}: {compressed} of {} batches stored {codec:?}-compressed",
+        batches.len()
+    );
+    assert!(compressed * 2 > batches.len(), "{batches:?}");
 }
 
 const N: usize = 300;

@@ -79,7 +79,8 @@
 //! scratch buffer for the whole producer ([`Producer::with_compression_scratch`], a batch
 //! buffer's size: the only RAM it adds, besides LZ4's 8 KiB table on the stack while it
 //! compresses) and copied back; the buffer then holds the compressed batch, sent and sent
-//! again as it is, and an epoch bump rewrites its header and CRC as any other's. A batch
+//! again as it is, and an epoch bump rewrites its header and CRC as any other's (a batch its
+//! codec does not make smaller, such as one short record, goes as it was built). A batch
 //! stops taking records where the codec's worst case would no longer fit its buffer (LZ4:
 //! about 10 % less), so compression makes what is sent smaller, never a batch fuller.
 //!

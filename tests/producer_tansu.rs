@@ -11,7 +11,7 @@ use common::XorShift64;
 use common::broker::Broker;
 use embedded_kafka::partition::{DefaultPartitioner, Murmur2, Sticky, partition_for_key};
 use embedded_kafka::producer::{Acks, Buffers, Config, DeliveryStatus, Producer, Record, Ticket};
-use embedded_kafka::record::Header;
+use embedded_kafka::record::{Compression, Header};
 use embedded_kafka::transport::tokio::{TokioClock, TokioDelay, TokioDns, TokioTcp};
 
 const PARTITIONS: u32 = 3;
@@ -126,6 +126,7 @@ struct Run {
     strays: u32,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn produce(
     addr: SocketAddr,
     topic: &str,
@@ -134,6 +135,7 @@ async fn produce(
     in_flight: u8,
     n: usize,
     run: &str,
+    compression: Compression,
 ) -> Run {
     let servers = [addr];
     let config = Config::new(&servers)
@@ -143,8 +145,11 @@ async fn produce(
         .batch_size(1024)
         .request_timeout_ms(10_000)
         .max_in_flight(in_flight)
-        .enable_idempotence(idempotent);
+        .enable_idempotence(idempotent)
+        .compression(compression);
     let mut buffers = Buffers::<4096, 512, 1024, 3>::new();
+    // One batch buffer's worth, for the whole producer (unused without compression).
+    let mut scratch = [0u8; 1024];
     let connector = TokioTcp;
     let partitioner: DefaultPartitioner<_> = Murmur2::new(Sticky::new(XorShift64::new(7)));
     let mut producer: TestProducer<'_> = Producer::new(
@@ -156,7 +161,8 @@ async fn produce(
         &mut buffers,
     )
     .expect("valid configuration")
-    .with_dns(TokioDns);
+    .with_dns(TokioDns)
+    .with_compression_scratch(&mut scratch);
 
     let mut sent: Vec<(Ticket<'_>, Expected)> = Vec::new();
     for i in 0..n {
@@ -267,6 +273,28 @@ async fn produce(
 }
 
 fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, in_flight: u8, n: usize) {
+    check_compressed(
+        broker,
+        topic,
+        acks,
+        idempotent,
+        in_flight,
+        n,
+        Compression::None,
+    );
+}
+
+/// [`check`] with batches compressed by `compression` (`compression.type`); kafka-python
+/// decompresses them (and checks their CRCs, which cover the compressed bytes).
+fn check_compressed(
+    broker: &Broker,
+    topic: &str,
+    acks: Acks,
+    idempotent: bool,
+    in_flight: u8,
+    n: usize,
+    compression: Compression,
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -279,6 +307,7 @@ fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, in_flight: 
         in_flight,
         n,
         topic,
+        compression,
     ));
     let consumed = consume(broker, topic, n);
     assert_eq!(
@@ -286,6 +315,9 @@ fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, in_flight: 
         n,
         "every record read back once (acks {acks:?})"
     );
+    if compression != Compression::None {
+        check_codecs(broker, topic, n, compression);
+    }
 
     // Records are identified by their `seq` header (values may be null).
     let seq = |headers: &[(String, Vec<u8>)]| headers.first().map(|(_, v)| v.clone());
@@ -329,7 +361,7 @@ fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, in_flight: 
         .map(|p| run.expected.iter().filter(|e| e.partition == p).count())
         .collect();
     println!(
-        "acks {acks:?}{}, {in_flight} in flight: {n} records ({keyed} keyed) in {} Produce \
+        "acks {acks:?}{}, {compression:?}, {in_flight} in flight: {n} records ({keyed} keyed) in {} Produce \
          requests, per partition {spread:?}, all read back by kafka-python with CRCs checked; \
          stray acks=0 responses drained: {}",
         if idempotent { ", idempotent" } else { "" },
@@ -344,6 +376,37 @@ fn check(broker: &Broker, topic: &str, acks: Acks, idempotent: bool, in_flight: 
     } else {
         assert_eq!(run.strays, 0);
     }
+}
+
+/// The batches stored in `topic` were written with `codec`: every batch of several records
+/// (a batch of one or two short records may not get smaller, and then goes as it was built).
+fn check_codecs(broker: &Broker, topic: &str, n: usize, codec: Compression) {
+    let out = common::run_python(
+        "batch_codecs.py",
+        format!("{} {topic} {n}\n", broker.bootstrap()).as_bytes(),
+    );
+    let out = String::from_utf8(out).expect("utf-8");
+    let batches: Vec<(u8, usize)> = out
+        .lines()
+        .map(|line| {
+            let (c, r) = line.split_once(' ').expect("CODEC RECORDS");
+            (c.parse().expect("codec"), r.parse().expect("records"))
+        })
+        .collect();
+    assert!(!batches.is_empty(), "no batch seen in {topic}");
+    let stored: usize = batches.iter().map(|&(_, r)| r).sum();
+    assert_eq!(stored, n, "records in the batches of {topic}");
+    for &(c, records) in &batches {
+        if records >= 3 {
+            assert_eq!(c, codec.code(), "a batch of {records} records in {topic}");
+        }
+    }
+    let compressed = batches.iter().filter(|&&(c, _)| c == codec.code()).count();
+    println!(
+        "{topic}: {compressed} of {} batches stored {codec:?}-compressed",
+        batches.len()
+    );
+    assert!(compressed * 2 > batches.len(), "{batches:?}");
 }
 
 const N: usize = 300;
@@ -388,6 +451,81 @@ fn idempotent_pipelined_5_in_flight_every_record_read_back_in_order() {
     let broker = Broker::shared();
     broker.create_topic("e2e-idempotent-pipelined", PARTITIONS);
     check(&broker, "e2e-idempotent-pipelined", Acks::All, true, 5, N);
+}
+
+/// `compression.type`: every codec built in, acks=all, keyed records with headers (the run's
+/// records), each read back by kafka-python; LZ4 also with idempotence (the epoch and
+/// sequences live in the header, which stays uncompressed).
+#[cfg(feature = "lz4")]
+#[test]
+fn lz4_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-lz4", PARTITIONS);
+    check_compressed(&broker, "e2e-lz4", Acks::All, false, 1, N, Compression::Lz4);
+}
+
+#[cfg(feature = "lz4")]
+#[test]
+fn lz4_idempotent_pipelined_every_record_read_back_in_order() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-lz4-idempotent", PARTITIONS);
+    check_compressed(
+        &broker,
+        "e2e-lz4-idempotent",
+        Acks::All,
+        true,
+        5,
+        N,
+        Compression::Lz4,
+    );
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn gzip_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-gzip", PARTITIONS);
+    check_compressed(
+        &broker,
+        "e2e-gzip",
+        Acks::All,
+        false,
+        1,
+        N,
+        Compression::Gzip,
+    );
+}
+
+#[cfg(feature = "snappy")]
+#[test]
+fn snappy_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-snappy", PARTITIONS);
+    check_compressed(
+        &broker,
+        "e2e-snappy",
+        Acks::All,
+        false,
+        1,
+        N,
+        Compression::Snappy,
+    );
+}
+
+#[cfg(feature = "zstd")]
+#[test]
+fn zstd_every_record_read_back_where_and_as_reported() {
+    let broker = Broker::shared();
+    broker.create_topic("e2e-zstd", PARTITIONS);
+    check_compressed(
+        &broker,
+        "e2e-zstd",
+        Acks::All,
+        false,
+        1,
+        N,
+        Compression::Zstd,
+    );
 }
 
 #[test]

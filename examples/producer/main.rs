@@ -372,7 +372,8 @@ async fn produce<'a, C: TcpConnect<Error = std::io::Error>>(
         .request_timeout_ms(settings.request_timeout_ms)
         .delivery_timeout_ms(settings.delivery_timeout_ms)
         .metadata_max_age_ms(settings.metadata_max_age_ms)
-        .enable_idempotence(settings.enable_idempotence);
+        .enable_idempotence(settings.enable_idempotence)
+        .compression(settings.compression);
     let sasl = settings.sasl().map_err(Fatal::Config)?;
     let config = match &sasl {
         Some((mechanism, user, password)) => config
@@ -390,6 +391,13 @@ async fn produce<'a, C: TcpConnect<Error = std::io::Error>>(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
+    // compression.type: one batch buffer's worth of scratch, for the whole producer.
+    let scratch_len = if settings.compression.code() == 0 {
+        0
+    } else {
+        MAX_BATCH
+    };
+    let mut scratch = vec![0u8; scratch_len];
     let mut producer: CliProducer<'_, C> = Producer::new(
         connector,
         TokioClock::new(),
@@ -400,7 +408,8 @@ async fn produce<'a, C: TcpConnect<Error = std::io::Error>>(
     )
     .map_err(|e| Fatal::Config(e.to_string()))?
     .with_dns(TokioDns)
-    .with_sasl_rng(&mut os_random);
+    .with_sasl_rng(&mut os_random)
+    .with_compression_scratch(&mut scratch);
 
     let bootstrap: Vec<String> = settings.bootstrap.iter().map(ToString::to_string).collect();
     let fatal = |e: &dyn std::fmt::Display| {

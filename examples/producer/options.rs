@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use embedded_kafka::producer::{Acks, Config, MAX_IN_FLIGHT_SUPPORTED};
+use embedded_kafka::record::Compression;
 use embedded_kafka::sasl::Mechanism;
 
 /// The largest `batch.size` this program accepts: the size of its batch buffers (the
@@ -51,6 +52,9 @@ usage: cargo run --release --example producer --features tokio -- [FLAGS]
   --linger-ms MS          linger.ms (default: 5)
   --batch-size BYTES      batch.size (default: 16384; at most 1048576)
   --idempotence           enable.idempotence=true (needs acks=all)
+  --compression-type none|gzip|snappy|lz4|zstd
+                          compression.type (default: none); the codec's feature must be
+                          built in (--features tokio,lz4 and so on)
   --partition N           send every record to partition N (else the partitioner picks:
                           murmur2 for keys, sticky for keyless records)
   --client-id ID          client.id (default: embedded-kafka-producer)
@@ -61,7 +65,7 @@ usage: cargo run --release --example producer --features tokio -- [FLAGS]
   -h, --help              this text
 
 Kafka properties understood: bootstrap.servers, acks, client.id, linger.ms, batch.size,
-enable.idempotence, max.in.flight.requests.per.connection, retries, retry.backoff.ms,
+compression.type, enable.idempotence, max.in.flight.requests.per.connection, retries, retry.backoff.ms,
 retry.backoff.max.ms, request.timeout.ms, delivery.timeout.ms, metadata.max.age.ms,
 security.protocol (PLAINTEXT, SASL_PLAINTEXT, or SSL and SASL_SSL with a build with the
 tls-rustls feature), sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), sasl.username,
@@ -96,6 +100,7 @@ pub struct Settings {
     pub delivery_timeout_ms: u32,
     pub metadata_max_age_ms: u32,
     pub enable_idempotence: bool,
+    pub compression: Compression,
     pub security_protocol: String,
     /// `ssl.*` and `sasl.*` properties: `ssl.*` take effect with SSL and SASL_SSL, `sasl.*`
     /// with SASL_PLAINTEXT and SASL_SSL.
@@ -154,6 +159,7 @@ impl Default for Settings {
             delivery_timeout_ms: kafka.delivery_timeout_ms,
             metadata_max_age_ms: kafka.metadata_max_age_ms,
             enable_idempotence: kafka.enable_idempotence,
+            compression: kafka.compression,
             security_protocol: "PLAINTEXT".to_owned(),
             security: Vec::new(),
             config_file: None,
@@ -233,6 +239,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
             }
             "--linger-ms" => ("linger.ms", value(&flag)?),
             "--batch-size" => ("batch.size", value(&flag)?),
+            "--compression-type" | "--compression" => ("compression.type", value(&flag)?),
             "--client-id" => ("client.id", value(&flag)?),
             "-X" | "--property" => {
                 let kv = value(&flag)?;
@@ -320,6 +327,14 @@ impl Settings {
             "linger.ms" => self.linger_ms = number(key, v)?,
             "batch.size" => self.batch_size = number(key, v)?,
             "enable.idempotence" => self.enable_idempotence = boolean(key, v)?,
+            "compression.type" => {
+                self.compression =
+                    Compression::parse(&v.to_ascii_lowercase()).ok_or_else(|| {
+                        format!(
+                            "compression.type = {v:?}: expected none, gzip, snappy, lz4 or zstd"
+                        )
+                    })?;
+            }
             "max.in.flight.requests.per.connection" => self.max_in_flight = number(key, v)?,
             "retries" => self.retries = number(key, v)?,
             "retry.backoff.ms" => self.retry_backoff_ms = number(key, v)?,
@@ -464,7 +479,7 @@ impl Settings {
         if let Some(path) = &self.config_file {
             let _ = writeln!(s, "  (from {} and the command line)", path.display());
         }
-        let rows: [(&str, String); 14] = [
+        let rows: [(&str, String); 15] = [
             ("bootstrap.servers", servers.join(",")),
             ("client.id", self.client_id.clone()),
             ("acks", acks.to_owned()),
@@ -475,6 +490,7 @@ impl Settings {
             ("linger.ms", self.linger_ms.to_string()),
             ("batch.size", self.batch_size.to_string()),
             ("enable.idempotence", self.enable_idempotence.to_string()),
+            ("compression.type", self.compression.name().to_owned()),
             ("retries", self.retries.to_string()),
             ("retry.backoff.ms", self.retry_backoff_ms.to_string()),
             (
@@ -882,6 +898,21 @@ mod tests {
         assert_eq!(s.acks, Acks::All);
         assert_eq!(s.batch_size, 16_384);
         assert_eq!(s.max_in_flight, 5.min(MAX_IN_FLIGHT_SUPPORTED));
+        assert_eq!(s.compression, Compression::None);
+    }
+
+    #[test]
+    fn compression_type_flag_and_property() {
+        let s = run("--bootstrap h:1 --compression-type lz4");
+        assert_eq!(s.compression, Compression::Lz4);
+        let s = run("--bootstrap h:1 -X compression.type=ZSTD");
+        assert_eq!(s.compression, Compression::Zstd);
+        assert!(s.describe().contains("compression.type=zstd"));
+        let err = parse_args(args("--bootstrap h:1 --compression-type brotli")).unwrap_err();
+        assert!(
+            err.contains("compression.type") && err.contains("lz4"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use embedded_nal_async::{Dns, TcpConnect};
 
 use super::buffers::Buffers;
+use super::compress::Compressor;
 use super::connection::Connection;
 use super::delivery::{FlushSummary, Outcome};
 use super::metadata::MetadataCache;
@@ -98,6 +99,8 @@ pub struct Producer<
     pub(super) repick: bool,
     /// The random source of SCRAM nonces ([`with_sasl_rng`](Self::with_sasl_rng)).
     pub(super) sasl_rng: Option<&'a mut (dyn rand_core::RngCore + Send)>,
+    /// `compression.type`'s codec and scratch buffer ([`super::compress`]).
+    pub(super) compress: Compressor<'a>,
 }
 
 pub(super) type Res<'a, T, C> = Result<T, Error<'a, <C as TcpConnect>::Error>>;
@@ -129,6 +132,9 @@ where
                 buffer: BATCH,
             });
         }
+        // With compression a batch stops where its worst-case compressed form would no longer
+        // fit its buffer (it is compressed in place when sealed).
+        let compress = Compressor::new(config.compression, BATCH);
         let Buffers { rx, tx, batches } = buffers;
         let slots = batches.each_mut().map(|b| Slot {
             region: Region::Idle(&mut b[..]),
@@ -150,7 +156,7 @@ where
             clock,
             delay,
             partitioner,
-            batch_size: config.batch_size,
+            batch_size: config.batch_size.min(compress.plain_cap),
             config,
             conns: [const { None }; 1],
             reader: FrameReader::new(&mut rx[..]),
@@ -173,6 +179,7 @@ where
             retry_due_ms: 0,
             repick: false,
             sasl_rng: None,
+            compress,
         })
     }
 }
@@ -219,6 +226,7 @@ where
             retry_due_ms: self.retry_due_ms,
             repick: self.repick,
             sasl_rng: self.sasl_rng,
+            compress: self.compress,
         }
     }
 
@@ -258,6 +266,7 @@ where
             retry_due_ms: self.retry_due_ms,
             repick: self.repick,
             sasl_rng: self.sasl_rng,
+            compress: self.compress,
         }
     }
 

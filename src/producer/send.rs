@@ -35,7 +35,8 @@ where
     /// with an empty one), or [`ValueError::Failed`] ([`Error::Value`]; the caller's closure
     /// keeps the details). As the value's length is not known beforehand, `batch.size` is
     /// checked after the record is appended: a batch may exceed it by this one record, never
-    /// its buffer.
+    /// its buffer (with `compression.type`, never what surely compresses into its buffer: a
+    /// record past that is taken back and goes into the next batch).
     pub async fn send_with<F>(
         &mut self,
         topic: &'a str,
@@ -55,6 +56,7 @@ where
         record: &Record<'_>,
         mut value: Value<'_, '_>,
     ) -> Res<'a, Ticket<'a>, C> {
+        self.compress.check().map_err(Error::Config)?;
         self.poll().await?;
         let ti = self.topic_index(topic).await?;
         let timestamp = record
@@ -92,6 +94,7 @@ where
                 continue;
             };
             let batch_size = self.batch_size;
+            let plain_cap = self.compress.plain_cap;
             let Some(slot) = self.slots.get_mut(si) else {
                 continue;
             };
@@ -117,8 +120,16 @@ where
                     }
                 }
                 Value::Writer(write) => {
+                    let mark = builder.mark();
                     let payload = InPlace(|out: &mut [u8]| write(out));
                     match builder.append_with(timestamp, record.key, payload, record.headers) {
+                        // With compression the batch must stay within what surely compresses
+                        // into its buffer: the record goes into the next batch.
+                        Ok(()) if builder.len() > plain_cap => {
+                            let needed = builder.len();
+                            builder.restore(mark);
+                            Err(Full { needed })
+                        }
                         Ok(()) => Ok(()),
                         Err(WithError::Closure(ValueError::DoesNotFit))
                         | Err(WithError::Encode(EncodeError::BufferTooSmall { .. })) => Err(Full {

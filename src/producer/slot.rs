@@ -164,7 +164,13 @@ where
         };
         let (w, len) = builder.finish_in();
         slot.region = match len {
-            Ok(len) if len > 0 => Region::Sealed(w.into_buf(), len),
+            Ok(len) if len > 0 => {
+                // `compression.type`: from here on the buffer holds the compressed batch,
+                // sent and resent as it is.
+                let buf = w.into_buf();
+                let len = self.compress.seal(buf, len);
+                Region::Sealed(buf, len)
+            }
             _ => Region::Idle(w.into_buf()),
         };
         if self.producer_id.is_some()

@@ -32,6 +32,26 @@ impl Compression {
         }
     }
 
+    /// Kafka's name (`compression.type`): `none`, `gzip`, `snappy`, `lz4`, `zstd`;
+    /// `unknown` for 5-7.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Gzip => "gzip",
+            Self::Snappy => "snappy",
+            Self::Lz4 => "lz4",
+            Self::Zstd => "zstd",
+            Self::Unknown(_) => "unknown",
+        }
+    }
+
+    /// The codec Kafka names `name` (`compression.type`; lower case, as in Kafka).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::None, Self::Gzip, Self::Snappy, Self::Lz4, Self::Zstd]
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
     /// The codec for a number.
     pub const fn from_code(code: u8) -> Self {
         match code & 0x07 {

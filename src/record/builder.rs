@@ -306,6 +306,27 @@ impl<'a> RecordBatchBuilder<'a> {
         w
     }
 
+    /// Where the batch stands now, for [`restore`](Self::restore): the producer takes back a
+    /// record written in place that left the batch too large to compress into its buffer.
+    #[cfg_attr(not(feature = "producer"), allow(dead_code))]
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            position: self.w.position(),
+            count: self.count,
+            base_timestamp: self.base_timestamp,
+            max_timestamp: self.max_timestamp,
+        }
+    }
+
+    /// Drops every record appended since `mark` was taken.
+    #[cfg_attr(not(feature = "producer"), allow(dead_code))]
+    pub(crate) fn restore(&mut self, mark: Mark) {
+        self.w.rollback(mark.position);
+        self.count = mark.count;
+        self.base_timestamp = mark.base_timestamp;
+        self.max_timestamp = mark.max_timestamp;
+    }
+
     /// Records appended so far.
     pub fn record_count(&self) -> i32 {
         self.count
@@ -467,6 +488,16 @@ impl<'a> RecordBatchBuilder<'a> {
         })();
         (w, result)
     }
+}
+
+/// A [`RecordBatchBuilder`]'s state at one point ([`RecordBatchBuilder::mark`]).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "producer"), allow(dead_code))]
+pub(crate) struct Mark {
+    position: usize,
+    count: i32,
+    base_timestamp: i64,
+    max_timestamp: i64,
 }
 
 /// A cursor over a record's exactly-sized slot. The slot was sized by [`record_body_len`],

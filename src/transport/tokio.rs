@@ -10,6 +10,7 @@
 
 use core::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
 
 use ::tokio::net::TcpStream;
 use ::tokio::time::Instant;
@@ -18,15 +19,15 @@ use embedded_nal_async::{AddrType, Dns, TcpConnect};
 
 use crate::producer::{Clock, Delay};
 
-/// Opens Tokio TCP connections (with `TCP_NODELAY`: a Produce request is written in several
-/// pieces, and Nagle's algorithm would hold the last ones back for an ACK).
+/// Opens Tokio TCP connections ([`TokioStream`]: `TCP_NODELAY`, and writes gathered until
+/// `flush`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioTcp;
 
 impl TcpConnect for TokioTcp {
     type Error = std::io::Error;
     type Connection<'a>
-        = FromTokio<TcpStream>
+        = TokioStream
     where
         Self: 'a;
 
@@ -36,7 +37,82 @@ impl TcpConnect for TokioTcp {
     ) -> Result<Self::Connection<'a>, Self::Error> {
         let stream = TcpStream::connect(remote).await?;
         stream.set_nodelay(true)?;
-        Ok(FromTokio::new(stream))
+        Ok(TokioStream {
+            inner: FromTokio::new(stream),
+            pending: Vec::with_capacity(GATHER),
+            written: 0,
+        })
+    }
+}
+
+/// Bytes gathered before they are written out even without a `flush`.
+const GATHER: usize = 64 * 1024;
+
+/// A Tokio TCP connection whose writes are gathered until `flush` (or [`GATHER`] bytes): the
+/// producer writes a Produce request in pieces (the request prefix, then each batch straight
+/// from its buffer) and flushes once per request, so a request leaves in one system call and,
+/// with `TCP_NODELAY`, in as few segments as its size allows, instead of one small segment
+/// per piece that the broker must wake up for. Reads go straight to the socket (cancel-safe,
+/// as the producer's timeouts and stray-answer drain need).
+pub struct TokioStream {
+    inner: FromTokio<TcpStream>,
+    /// Written by the producer, not yet by the socket.
+    pending: Vec<u8>,
+    /// How much of `pending` the socket has taken (a flush cancelled half-way resumes here).
+    written: usize,
+}
+
+impl core::fmt::Debug for TokioStream {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TokioStream")
+            .field("peer", &self.inner.inner().peer_addr().ok())
+            .field("pending", &(self.pending.len() - self.written))
+            .finish()
+    }
+}
+
+impl TokioStream {
+    async fn write_out(&mut self) -> Result<(), std::io::Error> {
+        use embedded_io_async::Write as _;
+        while let Some(rest) = self.pending.get(self.written..).filter(|r| !r.is_empty()) {
+            let n = self.inner.write(rest).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.written += n;
+        }
+        self.pending.clear();
+        self.written = 0;
+        Ok(())
+    }
+}
+
+impl embedded_io_async::ErrorType for TokioStream {
+    type Error = std::io::Error;
+}
+
+impl embedded_io_async::Read for TokioStream {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        self.inner.read(buf).await
+    }
+}
+
+impl embedded_io_async::Write for TokioStream {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        if self.pending.len() + buf.len() > GATHER {
+            self.write_out().await?;
+            if buf.len() >= GATHER {
+                // Large pieces (a big batch) go out as they are, without a copy.
+                return self.inner.write(buf).await;
+            }
+        }
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        self.write_out().await?;
+        self.inner.flush().await
     }
 }
 

@@ -359,14 +359,9 @@ fn after_an_idempotent_batch_fails_the_epoch_is_bumped_and_later_records_deliver
 /// Tansu 0.6.0 answers every InitProducerId that carries a producer id (v3-v5: the KIP-360
 /// bump) with UNKNOWN_SERVER_ERROR (-1); only producer id -1 gets an id (checked against the
 /// binary: `(-1,-1)` -> id 1 epoch 0; `(1,0)`, `(1,7)`, `(12345,0)` -> -1, at v3, v4 and v5).
-/// The producer then fails every later call with that error, for as long as it lives; it
-/// could take a new producer id instead (InitProducerId with -1, as it does at start), which
-/// the broker gives, and number the broken partition from 0.
+/// The producer takes a new producer id instead (InitProducerId with -1, as it does at
+/// start), which the broker gives, and numbers the broken partition from 0.
 #[test]
-#[ignore = "bug: when the broker refuses the KIP-360 epoch bump (InitProducerId with the current \
-            id and epoch answered UNKNOWN_SERVER_ERROR, as Tansu 0.6.0 does), the idempotent \
-            producer fails every later send/flush/wait with that error forever; it should fall \
-            back to a new producer id (InitProducerId with -1)"]
 fn after_an_idempotent_batch_fails_a_refused_bump_falls_back_to_a_new_producer_id() {
     let (first, later) = after_a_failed_idempotent_batch(true);
     println!("refused bump: first batch {first:?}; later records {later:?}");
@@ -409,15 +404,10 @@ fn a_produce_response_with_a_corrupt_body_gives_a_typed_error() {
 }
 
 /// The same, once: a bad size or a wrong correlation id once is retried on a new connection
-/// (`Error::Frame` is retriable) and the records delivered, but an undecodable body is final
-/// (`Error::Decode` is not retriable: `Error::is_retriable`), so the batch fails at once with
-/// retries left, its records `NoResponse` although the next connection would take them. Both
-/// are a broker sending a broken response; the Java client closes the connection and retries
-/// either way.
+/// (`Error::Frame` is retriable), and so is an undecodable body: both are a broker sending a
+/// broken response, and the Java client closes the connection and retries either way. The
+/// records are delivered on the next connection.
 #[test]
-#[ignore = "bug: an undecodable Produce response (well framed, corrupt body) fails its batch at \
-            once (Error::Decode is final) although retries are left; a bad frame size or \
-            correlation id is retried on a new connection"]
 fn a_produce_response_with_a_corrupt_body_once_is_retried_on_a_new_connection() {
     for how in Misbehaviour::BODY {
         let broker = HostileBroker::start(ApiKey::Produce, how, 1);

@@ -202,7 +202,7 @@ where
             .is_some_and(|c| c.in_flight.is_full())
         {
             let answered = self.receive(ci).await?;
-            self.on_response(ci, answered)?;
+            self.on_response_needing_conn(ci, answered)?;
         }
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
@@ -255,7 +255,7 @@ where
             if answered.correlation_id == id {
                 return Ok(());
             }
-            self.on_response(ci, answered)?;
+            self.on_response_needing_conn(ci, answered)?;
         }
     }
 

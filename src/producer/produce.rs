@@ -280,16 +280,50 @@ where
     }
 
     /// Applies the answer to request `answered` of connection `ci`, complete in the reader:
-    /// a Produce response decides its batches' fate. A response that cannot be decoded fails
-    /// the connection.
+    /// a Produce response decides its batches' fate. A response that cannot be decoded is
+    /// treated like a lost connection (as the Java client does with any broken response): the
+    /// connection is dropped and the batches in flight on it are sent again within their
+    /// retries (the records may be stored; with idempotence the resend is safe). `Ok` if the
+    /// response was applied or a batch will be sent again, else the decode error.
     pub(super) fn on_response(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
+        match self.answer(ci, answered) {
+            Ok(()) => Ok(()),
+            Err((_, retried)) if retried > 0 => Ok(()),
+            Err((e, _)) => Err(e),
+        }
+    }
+
+    /// [`on_response`](Self::on_response) for a caller that still needs the connection (a
+    /// round trip waiting for its own answer behind this one): an undecodable response is
+    /// always an error, the connection being gone.
+    pub(super) fn on_response_needing_conn(
+        &mut self,
+        ci: usize,
+        answered: InFlightRequest,
+    ) -> Res<'a, (), C> {
+        self.answer(ci, answered).map_err(|(e, _)| e)
+    }
+
+    /// Applies the answer; on a decode failure drops the connection, marks its batches to be
+    /// sent again (retriable: a broken response is the connection's fault, not the batch's),
+    /// and gives the error with how many will be sent again.
+    fn answer(
+        &mut self,
+        ci: usize,
+        answered: InFlightRequest,
+    ) -> Result<(), (super::Error<'a, C::Error>, u32)> {
         if answered.api_key != ApiKey::Produce {
             self.reader.consume();
             return Ok(());
         }
         match self.apply_produce(ci, answered) {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.conn_failed(ci, e)),
+            Err(e) => {
+                warn!("a Produce response could not be decoded: its connection is dropped");
+                let retried = self.release(super::retry::Release::Conn(ci), true);
+                self.drop_conn(ci);
+                Err((e, retried))
+            }
         }
     }
 

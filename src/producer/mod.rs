@@ -29,7 +29,10 @@
 //!
 //! Connections: `L` at once (1 by default; [`Producer::with_connections`]), one per partition
 //! leader in use; with fewer than there are leaders, an idle one is closed for another.
-//! NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a lost connection or a timeout send the
+//! A partition with no leader (an election: leader -1, LEADER_NOT_AVAILABLE) is not sent to:
+//! its batches wait, a back-off and a metadata refresh at a time, spending no retry, until it
+//! has one or `delivery.timeout.ms` passes (then they fail `NotSent`), as the Java client's
+//! accumulator does not drain a partition without a leader. NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a lost connection or a timeout send the
 //! batch again after a metadata refresh, so it follows its partition's new leader; metadata
 //! older than `metadata.max.age.ms` is fetched again on the next send to its topic.
 //!
@@ -37,6 +40,8 @@
 //! in its buffer; after a back-off (`retry.backoff.ms` doubling up to `retry.backoff.max.ms`,
 //! times a random factor in [0.8, 1.2): KIP-580) and a refresh of its topic's metadata the
 //! same bytes are sent again, up to `retries` times and within `delivery.timeout.ms`. A
+//! Produce response that does not decode (well framed, broken body) counts as a lost
+//! connection: it is dropped and its batches are sent again within their retries. A
 //! throttled broker (`throttle_time_ms` in a Produce response) is not sent to before the
 //! throttle time has passed (KIP-219). Every wait for a broker (connect, each write, and the
 //! answer to ApiVersions, Metadata, InitProducerId and Produce, counted from when the request

@@ -36,12 +36,19 @@ where
     /// (written, or marked to be sent again / failed because the leader is unreachable); 0
     /// when none was ready.
     pub(super) async fn produce_to(&mut self, leader: i32) -> Res<'a, u32, C> {
+        if leader < 0 {
+            // No leader (an election, LEADER_NOT_AVAILABLE): as in the Java client, whose
+            // accumulator does not drain a partition without a leader, the batches wait for
+            // one rather than go to a broker that would refuse them and spend a retry each.
+            return self.await_leader();
+        }
         let addr = match self.metadata.broker(leader) {
             Some(Some(addr)) => Some(addr),
             Some(None) => {
                 return self.unreachable(leader, Error::UnresolvedLeader { node_id: leader });
             }
-            // No known leader: the bootstrap connection (the broker will say if it is wrong).
+            // A leader the broker list does not name: the bootstrap connection (the broker
+            // will say if it is wrong).
             None => None,
         };
         let ci = match self.connect(addr).await {

@@ -148,6 +148,59 @@ where
         if retried > 0 { Ok(retried) } else { Err(e) }
     }
 
+    /// The batches waiting for a partition without a leader (-1): each waits a back-off
+    /// (`retry.backoff.ms` doubling to `retry.backoff.max.ms`, per wait) and a metadata
+    /// refresh, spending no retry, while `delivery.timeout.ms` allows (the Java client bounds
+    /// this wait by the delivery timeout alone); past it, it fails
+    /// ([`NotSent`](DeliveryError::NotSent) unless it was written before). How many wait, or
+    /// LEADER_NOT_AVAILABLE for the first partition whose batches failed and none waits.
+    pub(super) fn await_leader(&mut self) -> Res<'a, u32, C> {
+        let mut waiting = 0;
+        let mut failed = None;
+        for si in 0..B {
+            if !(self.slots.get(si).is_some_and(|s| s.is_waiting()) && self.leader_of(si) < 0) {
+                continue;
+            }
+            let Some((opened, waits, topic, partition)) = self
+                .slots
+                .get(si)
+                .map(|s| (s.opened_ms, s.leader_waits, s.topic, s.partition))
+            else {
+                continue;
+            };
+            let wait = self.back_off_ms(u32::from(waits) + 1);
+            let now = self.clock.now_ms();
+            let age = now.saturating_sub(opened);
+            if age.saturating_add(u64::from(wait)) < u64::from(self.config.delivery_timeout_ms) {
+                let round = self.slots.iter().any(|s| s.retrying);
+                let due = now + u64::from(wait);
+                self.retry_due_ms = if round {
+                    self.retry_due_ms.max(due)
+                } else {
+                    due
+                };
+                if let Some(slot) = self.slots.get_mut(si) {
+                    slot.retrying = true;
+                    slot.leader_waits = waits.saturating_add(1);
+                }
+                waiting += 1;
+            } else {
+                warn!("a partition had no leader within delivery.timeout.ms");
+                self.give_up(si);
+                failed.get_or_insert((topic, partition));
+            }
+        }
+        match failed {
+            Some((topic, partition)) if waiting == 0 => Err(super::Error::Broker {
+                api: crate::protocol::ApiKey::Metadata,
+                code: ErrorCode::LeaderNotAvailable,
+                topic: self.metadata.topic_at(topic).map(|t| t.name),
+                partition: Some(partition as i32),
+            }),
+            _ => Ok(waiting.max(u32::from(failed.is_some()))),
+        }
+    }
+
     /// The epoch bump (or the producer id it needs) failed with `e`: the batches waiting to be
     /// sent cannot go before it (a broken partition's would be refused, and the others would
     /// be numbered in an epoch about to end). Each is sent again after a back-off (the bump is

@@ -161,6 +161,7 @@ where
                     }
                     Err(error) => Err(Error::Decode {
                         api: ApiKey::ApiVersions,
+                        broker: addr,
                         error,
                     }),
                 }
@@ -259,6 +260,15 @@ where
         }
     }
 
+    /// Connection `ci`'s broker, for errors that name it (the unspecified address if it is
+    /// gone, which the callers that name it rule out).
+    pub(super) fn conn_addr(&self, ci: usize) -> core::net::SocketAddr {
+        self.conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .map_or(core::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.addr)
+    }
+
     /// Reads until the answer to the oldest request in flight on connection `ci` is complete
     /// in the reader (within `request.timeout.ms`), draining strays on the way; a partial
     /// frame of another connection is read and applied first.
@@ -269,6 +279,28 @@ where
 
     /// [`receive`](Self::receive) on a reader known to hold nothing of another connection.
     async fn receive_raw(&mut self, ci: usize) -> Res<'a, InFlightRequest, C> {
+        match self.receive_capped(ci, u32::MAX).await? {
+            Some(answered) => Ok(answered),
+            None => Err(Error::NoBroker { tried: 0 }),
+        }
+    }
+
+    /// [`receive`](Self::receive), but waiting at most `cap` ms (the caller's own deadline:
+    /// [`wait_timeout`](Self::wait_timeout)): `None` if that passed first. Stopping then is
+    /// safe: a read cancelled mid-frame loses nothing (the reader keeps what it committed and
+    /// is marked as holding a partial frame of `ci`, as [`poll`](Self::poll) leaves it), the
+    /// request stays in flight and its own `request.timeout.ms` still runs from when it was
+    /// written.
+    pub(super) async fn receive_within(
+        &mut self,
+        ci: usize,
+        cap: u32,
+    ) -> Res<'a, Option<InFlightRequest>, C> {
+        self.settle_partial(ci).await?;
+        self.receive_capped(ci, cap).await
+    }
+
+    async fn receive_capped(&mut self, ci: usize, cap: u32) -> Res<'a, Option<InFlightRequest>, C> {
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
@@ -281,9 +313,18 @@ where
         let written = conn.in_flight.oldest().map_or(0, |r| r.token);
         let waited = (self.clock.now_ms() as u32).wrapping_sub(written);
         let left = ms.saturating_sub(waited);
-        let result = match with_timeout(&mut self.delay, left, conn.receive(&mut self.reader)).await
+        let result = match with_timeout(
+            &mut self.delay,
+            left.min(cap),
+            conn.receive(&mut self.reader),
+        )
+        .await
         {
-            Some(result) => result,
+            Some(result) => result.map(Some),
+            None if cap < left => {
+                self.partial = (self.reader.buffered() > 0).then_some(ci as u8);
+                return Ok(None);
+            }
             None => Err(Error::Timeout { api, broker, ms }),
         };
         self.partial = None;

@@ -294,9 +294,9 @@ where
     /// response was applied or a batch will be sent again, else the decode error.
     pub(super) fn on_response(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
         match self.answer(ci, answered) {
-            Ok(()) => Ok(()),
-            Err((_, retried)) if retried > 0 => Ok(()),
-            Err((e, _)) => Err(e),
+            (_, Ok(())) => Ok(()),
+            (retried, Err(_)) if retried > 0 => Ok(()),
+            (_, Err(e)) => Err(e),
         }
     }
 
@@ -308,28 +308,24 @@ where
         ci: usize,
         answered: InFlightRequest,
     ) -> Res<'a, (), C> {
-        self.answer(ci, answered).map_err(|(e, _)| e)
+        self.answer(ci, answered).1
     }
 
     /// Applies the answer; on a decode failure drops the connection, marks its batches to be
     /// sent again (retriable: a broken response is the connection's fault, not the batch's),
-    /// and gives the error with how many will be sent again.
-    fn answer(
-        &mut self,
-        ci: usize,
-        answered: InFlightRequest,
-    ) -> Result<(), (super::Error<'a, C::Error>, u32)> {
+    /// and gives the error with how many will be sent again (0 when applied).
+    fn answer(&mut self, ci: usize, answered: InFlightRequest) -> (u32, Res<'a, (), C>) {
         if answered.api_key != ApiKey::Produce {
             self.reader.consume();
-            return Ok(());
+            return (0, Ok(()));
         }
         match self.apply_produce(ci, answered) {
-            Ok(()) => Ok(()),
+            Ok(()) => (0, Ok(())),
             Err(e) => {
                 warn!("a Produce response could not be decoded: its connection is dropped");
                 let retried = self.release(super::retry::Release::Conn(ci), true);
                 self.drop_conn(ci);
-                Err((e, retried))
+                (retried, Err(e))
             }
         }
     }
@@ -377,6 +373,7 @@ where
         self.reader.consume();
         decoded.map_err(|error| Error::Decode {
             api: ApiKey::Produce,
+            broker: self.conn_addr(ci),
             error,
         })?;
         if throttle_ms > 0

@@ -55,7 +55,10 @@
 //! outcome, also when it returns an error (a batch never written then fails
 //! [`DeliveryError::NotSent`]). [`Producer::close`] flushes, reads the answers a broker sends
 //! even to `acks=0` requests (Tansu does; Kafka does not: a short wait, then none), and closes
-//! the connections cleanly.
+//! the connections cleanly. [`Producer::wait_timeout`] is `wait` bounded in time (the Java
+//! `future.get(timeout)`): past the deadline it only stops waiting ([`Error::WaitTimeout`]),
+//! the record still pending; it checks the deadline between the producer's steps and cuts
+//! short only waits that lose nothing (an answer, a back-off), never a request half written.
 //!
 //! Authentication (`security.protocol` SASL_PLAINTEXT or SASL_SSL, the TLS of the latter
 //! being the connector's): every new connection, right after ApiVersions, sends SaslHandshake
@@ -69,13 +72,17 @@
 //! counts as delivered. Each partition's order holds with up to 5 requests in flight: a batch
 //! refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is sent again after it. As in
 //! the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such predecessor, UNKNOWN_PRODUCER_ID,
-//! or a batch failed for good bump the epoch (KIP-360: InitProducerId v3+ with the current id
-//! and epoch, after every answer in flight is in): that partition's undelivered batches are
-//! numbered from 0 again; other partitions keep the sequences of what they had sealed, and
-//! start at 0 in the new epoch after that. (The Java client bumps an idempotent producer's
-//! epoch locally, without a request; the broker accepts either.) A broker that refuses the
-//! bump (one restarted without its producer states) is asked for a new producer id; while no
-//! bump can be made, the batches waiting for it back off within `retries`, then fail.
+//! a batch refused for good before its retries ran out, or one never written that fails, bump
+//! the epoch (KIP-360: InitProducerId v3+ with the current id and epoch, after every answer in
+//! flight is in): that partition's undelivered batches are numbered from 0 again; other
+//! partitions keep the sequences of what they had sealed, and start at 0 in the new epoch
+//! after that. A batch that fails for good after being written (it may be stored) bumps
+//! nothing, as in the Java client (`Sender.completeBatch`): renumbering would store again
+//! those of its partition's unacknowledged batches that were stored; the broker's answer to
+//! the partition's next batch (OUT_OF_ORDER_SEQUENCE_NUMBER if it was not stored) decides.
+//! (The Java client bumps an idempotent producer's epoch locally, without a request; the
+//! broker accepts either.) A broker that refuses the bump (one restarted without its producer
+//! states) is asked for a new producer id; while no bump can be made, the batches waiting for it back off within `retries`, then fail.
 //! UNKNOWN_PRODUCER_ID whose answer has no log start offset (-1) is retried without a bump,
 //! as in the Java client.
 //!

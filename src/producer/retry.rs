@@ -67,7 +67,19 @@ where
             self.mark_retry(si);
             return;
         }
-        if idempotent {
+        // As the Java client (`Sender.completeBatch`): sequences are renumbered only if the
+        // batch did not use up its retries; if it did, an earlier attempt may have been
+        // stored, and renumbering would store its records again. The broker's answer to the
+        // partition's next batch then tells (OUT_OF_ORDER_SEQUENCE_NUMBER: a gap, bump).
+        let out_of_order = matches!(
+            error,
+            DeliveryError::Broker {
+                code: ErrorCode::OutOfOrderSequenceNumber,
+                ..
+            }
+        );
+        let attempts = self.slots.get(si).map_or(0, |s| s.attempts);
+        if idempotent && (out_of_order || attempts < self.config.retries) {
             self.request_bump(si);
         }
         self.tally.failed_batches += 1;
@@ -249,20 +261,26 @@ where
 
     /// Fails slot `si`'s batch for good without an answer from the broker:
     /// [`DeliveryError::NoResponse`] if it was ever written to a connection (it may be
-    /// stored), else [`DeliveryError::NotSent`]. With idempotence its partition's sequence
-    /// now has a gap (its numbers were taken when it was sealed): the epoch is bumped.
+    /// stored), else [`DeliveryError::NotSent`]. With idempotence, a batch never written
+    /// leaves a gap in its partition's sequence (its numbers were taken when it was sealed):
+    /// the epoch is bumped. One written may have been stored: as in the Java client (an
+    /// expired batch that was sent is only marked unresolved, never renumbered), nothing is
+    /// renumbered for it, since renumbering the partition's other unacknowledged batches
+    /// would store again those of them that were stored; if it was not stored, the broker
+    /// answers the partition's next batch OUT_OF_ORDER_SEQUENCE_NUMBER, which bumps.
     pub(super) fn give_up(&mut self, si: usize) {
         let Some(slot) = self.slots.get(si) else {
             return;
         };
-        let partition = slot.partition;
-        let error = if slot.written {
+        let (partition, written) = (slot.partition, slot.written);
+        let error = if written {
             DeliveryError::NoResponse { partition }
         } else {
             DeliveryError::NotSent { partition }
         };
-        // Its sequence numbers were taken when it was sealed: sent or not, they are a gap.
-        self.request_bump(si);
+        if !written {
+            self.request_bump(si);
+        }
         self.tally.failed_batches += 1;
         self.finish_slot(si, Err(error));
     }

@@ -82,9 +82,9 @@
 //! the partition's next batch (OUT_OF_ORDER_SEQUENCE_NUMBER if it was not stored) decides.
 //! (The Java client bumps an idempotent producer's epoch locally, without a request; the
 //! broker accepts either.) A broker that refuses the bump (one restarted without its producer
-//! states) is asked for a new producer id; while no bump can be made, the batches waiting for it back off within `retries`, then fail.
-//! UNKNOWN_PRODUCER_ID whose answer has no log start offset (-1) is retried without a bump,
-//! as in the Java client.
+//! states) is asked for a new producer id; while no bump can be made, the batches waiting for
+//! it back off within `retries`, then fail. UNKNOWN_PRODUCER_ID whose answer has no log start
+//! offset (-1) is retried without a bump, as in the Java client.
 //!
 //! Not yet here: transactions; compression; TLS (a connector's job: wrap the transport);
 //! SASL mechanisms other than PLAIN and SCRAM (GSSAPI, OAUTHBEARER) and re-authentication

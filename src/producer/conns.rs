@@ -194,6 +194,30 @@ where
         request: &Q,
         version: i16,
     ) -> Res<'a, (), C> {
+        // Only the encoding depends on the request's type; the exchange is one state machine
+        // shared by every request (each generic copy of it cost flash in every caller).
+        let id = self.ids.next_id();
+        let header = RequestHeader::new(id, Some(self.config.client_id));
+        let n = request
+            .encode_request(&header, self.tx, version)
+            .map_err(|error| Error::Encode {
+                api: Q::API_KEY,
+                error,
+            })?;
+        self.exchange(ci, Q::API_KEY, version, id, n).await
+    }
+
+    /// Writes the request encoded in `tx[..n]` (correlation id `id`) on connection `ci` and
+    /// reads until its response, as [`round_trip`](Self::round_trip) says. Not generic over
+    /// the request, on purpose: see there.
+    async fn exchange(
+        &mut self,
+        ci: usize,
+        api: ApiKey,
+        version: i16,
+        id: i32,
+        n: usize,
+    ) -> Res<'a, (), C> {
         self.settle_partial(ci).await?;
         // Produce requests may fill the connection's bookkeeping: their answers come first.
         while self
@@ -214,14 +238,6 @@ where
                 self.partial = Some(ci as u8);
             }
         }
-        let id = self.ids.next_id();
-        let header = RequestHeader::new(id, Some(self.config.client_id));
-        let n = request
-            .encode_request(&header, self.tx, version)
-            .map_err(|error| Error::Encode {
-                api: Q::API_KEY,
-                error,
-            })?;
         let broker = conn.addr;
         let bytes = self.tx.get(..n).unwrap_or_default();
         let ms = self.config.request_timeout_ms;
@@ -234,7 +250,7 @@ where
             Some(result) => result?,
             None => {
                 return Err(Error::Timeout {
-                    api: Q::API_KEY,
+                    api: api,
                     broker,
                     ms,
                 });
@@ -242,7 +258,7 @@ where
         }
         conn.expect(InFlightRequest {
             correlation_id: id,
-            api_key: Q::API_KEY,
+            api_key: api,
             api_version: version,
             // When it was written: its answer is due `request.timeout.ms` after that.
             token: self.clock.now_ms() as u32,

@@ -249,11 +249,7 @@ where
         match written {
             Some(result) => result?,
             None => {
-                return Err(Error::Timeout {
-                    api: api,
-                    broker,
-                    ms,
-                });
+                return Err(Error::Timeout { api, broker, ms });
             }
         }
         conn.expect(InFlightRequest {

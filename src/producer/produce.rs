@@ -64,7 +64,13 @@ where
             .is_some_and(|c| c.in_flight.len() >= window)
         {
             match self.receive(ci).await {
-                Ok(answered) => self.on_response(ci, answered)?,
+                Ok(answered) => {
+                    self.on_response(ci, answered)?;
+                    if self.conns.get(ci).and_then(Option::as_ref).is_none() {
+                        // An undecodable answer dropped the connection: its batches go again.
+                        return Ok(1);
+                    }
+                }
                 Err(e) => {
                     self.lost(ci, e)?;
                     return Ok(1);

@@ -506,15 +506,25 @@ fn a_hostile_broker_fails_the_run_saying_what_it_did() {
         let says: &[&str] = match how {
             Misbehaviour::ZeroLength => &["frame size 0 is below"],
             Misbehaviour::NegativeLength => &["frame size -1 is negative"],
-            Misbehaviour::HugeLength => &["a frame of 2147483647 bytes"],
+            Misbehaviour::HugeLength => &[
+                "a frame of 2147483647 bytes",
+                "no Kafka response is that large: the peer is probably not a Kafka broker",
+            ],
             Misbehaviour::WrongCorrelation => &["response has correlation id", "oldest request"],
             Misbehaviour::Garbage => &["frame size"],
-            Misbehaviour::Http => &["a frame of 1213486160 bytes"],
+            Misbehaviour::Http => &[
+                "a frame of 1213486160 bytes",
+                "the size field reads as text (\"HTTP\"): the peer is probably not a Kafka broker",
+            ],
             Misbehaviour::CutMidFrame => &["closed the connection in the middle of a response"],
             Misbehaviour::Slowloris | Misbehaviour::Silence => {
                 &["no Produce (0) response", "within 2000 ms"]
             }
-            Misbehaviour::GarbageBody | Misbehaviour::HugeArray => &["decoding a Produce"],
+            Misbehaviour::GarbageBody => &["decoding a Produce (0) response from broker"],
+            Misbehaviour::HugeArray => &[
+                "decoding a Produce (0) response from broker",
+                "ProduceResponse.responses claims 2147483646 entries but only",
+            ],
             Misbehaviour::NoLeader | Misbehaviour::LeaderNotListed => &[],
         };
         let broker = HostileBroker::start(ApiKey::Produce, how, u32::MAX);

@@ -19,7 +19,7 @@
 //!
 //! Sizes come from the environment so that CI runs a short campaign and the full one is run
 //! on demand: `EMBEDDED_KAFKA_FAULT_RUNS` (default 10 idempotent, 4 plain, 2 plain with 2
-//! retries, 4 idempotent with 2 retries: ignored, a bug) and
+//! retries, 4 idempotent with 2 retries) and
 //! `EMBEDDED_KAFKA_FAULT_RECORDS` (default 10,000). The `#[ignore]`d
 //! `full_campaign_50_runs_of_10000_records` runs 50 × 10,000 idempotent:
 //!
@@ -555,17 +555,17 @@ fn full_campaign_50_runs_of_10000_records() {
 }
 
 /// Retries bounded (2): batches caught by several faults in a row fail for good
-/// (`NoResponse`: they may or may not be stored) and the epoch is bumped; the caller does not
-/// send them again. Everything reported delivered must still be read back, once, in order.
+/// (`NoResponse`: they may or may not be stored; `NotSent`); the caller does not send them
+/// again. Everything reported delivered must still be read back, once, in order.
 ///
-/// On Tansu this finds the producer stuck: the epoch bump after the first batch that fails for
-/// good is refused (Tansu 0.6.0 answers InitProducerId with a producer id UNKNOWN_SERVER_ERROR)
-/// and every later send and flush fails with that error (`tests/hostile_broker.rs` shows it
-/// deterministically).
+/// This found duplicates (106 and 236 in two runs of 40,000): a batch that failed for good
+/// after being written bumped the epoch at once and its partition's other unacknowledged
+/// batches were renumbered, so one whose first copy was stored was stored again. As in the
+/// Java client (`Sender.completeBatch` renumbers only a batch that did not use up its
+/// retries; an expired batch that was sent is only marked unresolved), a written batch that
+/// fails no longer renumbers anything: the broker's answer to the partition's next batch
+/// (OUT_OF_ORDER_SEQUENCE_NUMBER if it was not stored) decides.
 #[test]
-#[ignore = "bug: the idempotent producer is stuck after a batch fails for good on Tansu: the \
-            KIP-360 epoch bump is refused (UNKNOWN_SERVER_ERROR) and every later send/flush \
-            fails with it; no fallback to a new producer id"]
 fn idempotent_producer_with_few_retries_loses_nothing_it_reported_delivered() {
     let runs = env_or("EMBEDDED_KAFKA_FAULT_RUNS", 4);
     let n = env_or("EMBEDDED_KAFKA_FAULT_RECORDS", 10_000);
@@ -591,8 +591,14 @@ fn plain_producer_with_few_retries_loses_nothing_it_reported_delivered() {
     assert_faults_happened(&total);
     assert_eq!(total.lost, 0, "acknowledged records lost");
     assert_eq!(total.misplaced, 0, "records not where reported");
+    // `NoResponse` (written, may be stored) or, since a flush that fails leaves no batch
+    // pending, `NotSent` (the batches waiting behind a failure that were never written).
     for kind in total.failures.keys() {
-        assert_eq!(kind, "NoResponse", "failed for good: {:?}", total.failures);
+        assert!(
+            kind == "NoResponse" || kind == "NotSent",
+            "failed for good: {:?}",
+            total.failures
+        );
     }
     println!(
         "retries 2: {} of {} records failed for good {:?} (allowed, typed)",

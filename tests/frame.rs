@@ -245,7 +245,11 @@ fn a_two_gib_frame_is_refused_without_waiting_for_it() {
     );
     assert_eq!(
         reader.error().map(|e| e.to_string()).as_deref(),
-        Some("a frame of 2147483647 bytes does not fit the 16384-byte receive buffer")
+        Some(
+            "a frame of 2147483647 bytes does not fit the 16384-byte receive buffer: no Kafka \
+             response is that large: the peer is probably not a Kafka broker, or the stream \
+             lost its place"
+        )
     );
     // 0x80000000 (2 GiB as an unsigned count) is i32::MIN on the wire: negative.
     assert_eq!(

@@ -1147,3 +1147,48 @@ fn unknown_producer_id_without_a_log_start_offset_is_retried_without_a_bump() {
         "the same batches again, same sequences"
     );
 }
+
+/// `wait_timeout` against a slow broker (answers readable only after the producer has polled
+/// for them a while): the deadline passes first, so it says `WaitTimeout` and only stops
+/// waiting — the record stays pending, its request in flight on the same connection, nothing
+/// half-read lost — and a later `wait` gets the answer to that same request: delivered once,
+/// on the one connection. A broker that never answers: `WaitTimeout` again, then `wait` runs
+/// into the request timeout, sends the batch again, and it is delivered once.
+#[test]
+fn wait_timeout_stops_waiting_without_abandoning_the_record() {
+    let cluster = ScriptedCluster::new(1, &[1]);
+    let mut buffers = Bufs::new();
+    // `Instant` lets waits under 5 s pass at once: the request timeout, counted from when the
+    // request was written, must stay above that once `wait_timeout`'s 50 ms have passed.
+    let config = config(&[BROKER_1]).request_timeout_ms(10_000);
+    let mut p = single(&cluster, config, &mut buffers);
+    let t = block_on(p.send("t", Record::new(b"first"))).expect("send");
+    block_on(p.wait(&t)).expect("wait").expect("delivered");
+    cluster.state.borrow_mut().slow = true;
+    let t = block_on(p.send("t", Record::new(b"slow"))).expect("send");
+    let e = block_on(p.wait_timeout(&t, 50)).expect_err("the deadline comes first");
+    assert_eq!(e, Error::WaitTimeout { ms: 50 });
+    assert!(e.is_retriable());
+    assert_eq!(p.delivery(&t), DeliveryStatus::Pending);
+    assert_eq!(p.in_flight(), 1, "the request is still in flight");
+    let d = block_on(p.wait_timeout(&t, 60_000))
+        .expect("wait")
+        .expect("delivered");
+    assert_eq!(d.offset, Some(1));
+    assert_eq!(cluster.log(0), [b"first".to_vec(), b"slow".to_vec()]);
+    assert_eq!(cluster.state.borrow().links.len(), 1, "one connection");
+
+    cluster.state.borrow_mut().slow = false;
+    cluster.state.borrow_mut().silent = 1;
+    let t = block_on(p.send("t", Record::new(b"lost answer"))).expect("send");
+    let e = block_on(p.wait_timeout(&t, 100)).expect_err("no answer");
+    assert_eq!(e, Error::WaitTimeout { ms: 100 });
+    assert_eq!(p.delivery(&t), DeliveryStatus::Pending);
+    block_on(p.wait(&t))
+        .expect("wait")
+        .expect("delivered after the request timeout");
+    assert_eq!(
+        cluster.log(0),
+        [b"first".to_vec(), b"slow".to_vec(), b"lost answer".to_vec()]
+    );
+}

@@ -87,6 +87,7 @@ where
                 }
                 Err(error) => Err(Error::Decode {
                     api: ApiKey::SaslHandshake,
+                    broker,
                     error,
                 }),
             },
@@ -161,7 +162,7 @@ where
         // The server-first message is in the receive buffer: the client-final is computed
         // from it there, into `out`, before the buffer is reused.
         let mut spare = [0u8; AUTH_BYTES];
-        let computed = match self.server_bytes(version) {
+        let computed = match self.server_bytes(broker, version) {
             Ok(server_first) => scram
                 .client_final(server_first, &mut spare)
                 .map(<[u8]>::len),
@@ -174,7 +175,7 @@ where
         let n = computed.map_err(sasl)?;
         let last = spare.get(..n).unwrap_or_default();
         self.sasl_step(ci, broker, version, last).await?;
-        let verified = match self.server_bytes(version) {
+        let verified = match self.server_bytes(broker, version) {
             Ok(server_final) => scram.server_final(server_final).map_err(sasl),
             Err(e) => Err(e),
         };
@@ -213,6 +214,7 @@ where
             }
             Some(Err(error)) => Some(Error::Decode {
                 api: ApiKey::SaslAuthenticate,
+                broker,
                 error,
             }),
             None => Some(Error::NoBroker { tried: 1 }),
@@ -228,7 +230,7 @@ where
 
     /// The server's `auth_bytes` in the SaslAuthenticate response in the reader.
     #[cfg(feature = "scram")]
-    fn server_bytes(&self, version: i16) -> Res<'a, &[u8], C> {
+    fn server_bytes(&self, broker: SocketAddr, version: i16) -> Res<'a, &[u8], C> {
         match self
             .reader
             .frame()
@@ -237,6 +239,7 @@ where
             Some(Ok((_, r))) => Ok(r.auth_bytes),
             Some(Err(error)) => Err(Error::Decode {
                 api: ApiKey::SaslAuthenticate,
+                broker,
                 error,
             }),
             None => Err(Error::NoBroker { tried: 1 }),

@@ -103,10 +103,12 @@ where
             }
             Some(Err(error)) => Err(Error::Decode {
                 api: ApiKey::Metadata,
+                broker: self.conn_addr(ci),
                 error,
             }),
             None => Err(Error::Decode {
                 api: ApiKey::Metadata,
+                broker: self.conn_addr(ci),
                 error: crate::wire::DecodeError::Truncated {
                     what: "response",
                     needed: 1,
@@ -183,6 +185,7 @@ where
             }
             Some(Err(error)) => Err(Error::Decode {
                 api: ApiKey::InitProducerId,
+                broker: self.conn_addr(ci),
                 error,
             }),
             None => Err(Error::NoBroker { tried: 1 }),

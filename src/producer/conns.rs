@@ -161,6 +161,7 @@ where
                     }
                     Err(error) => Err(Error::Decode {
                         api: ApiKey::ApiVersions,
+                        broker: addr,
                         error,
                     }),
                 }
@@ -193,6 +194,30 @@ where
         request: &Q,
         version: i16,
     ) -> Res<'a, (), C> {
+        // Only the encoding depends on the request's type; the exchange is one state machine
+        // shared by every request (each generic copy of it cost flash in every caller).
+        let id = self.ids.next_id();
+        let header = RequestHeader::new(id, Some(self.config.client_id));
+        let n = request
+            .encode_request(&header, self.tx, version)
+            .map_err(|error| Error::Encode {
+                api: Q::API_KEY,
+                error,
+            })?;
+        self.exchange(ci, Q::API_KEY, version, id, n).await
+    }
+
+    /// Writes the request encoded in `tx[..n]` (correlation id `id`) on connection `ci` and
+    /// reads until its response, as [`round_trip`](Self::round_trip) says. Not generic over
+    /// the request, on purpose: see there.
+    async fn exchange(
+        &mut self,
+        ci: usize,
+        api: ApiKey,
+        version: i16,
+        id: i32,
+        n: usize,
+    ) -> Res<'a, (), C> {
         self.settle_partial(ci).await?;
         // Produce requests may fill the connection's bookkeeping: their answers come first.
         while self
@@ -202,7 +227,7 @@ where
             .is_some_and(|c| c.in_flight.is_full())
         {
             let answered = self.receive(ci).await?;
-            self.on_response(ci, answered)?;
+            self.on_response_needing_conn(ci, answered)?;
         }
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
@@ -213,14 +238,6 @@ where
                 self.partial = Some(ci as u8);
             }
         }
-        let id = self.ids.next_id();
-        let header = RequestHeader::new(id, Some(self.config.client_id));
-        let n = request
-            .encode_request(&header, self.tx, version)
-            .map_err(|error| Error::Encode {
-                api: Q::API_KEY,
-                error,
-            })?;
         let broker = conn.addr;
         let bytes = self.tx.get(..n).unwrap_or_default();
         let ms = self.config.request_timeout_ms;
@@ -232,16 +249,12 @@ where
         match written {
             Some(result) => result?,
             None => {
-                return Err(Error::Timeout {
-                    api: Q::API_KEY,
-                    broker,
-                    ms,
-                });
+                return Err(Error::Timeout { api, broker, ms });
             }
         }
         conn.expect(InFlightRequest {
             correlation_id: id,
-            api_key: Q::API_KEY,
+            api_key: api,
             api_version: version,
             // When it was written: its answer is due `request.timeout.ms` after that.
             token: self.clock.now_ms() as u32,
@@ -255,8 +268,17 @@ where
             if answered.correlation_id == id {
                 return Ok(());
             }
-            self.on_response(ci, answered)?;
+            self.on_response_needing_conn(ci, answered)?;
         }
+    }
+
+    /// Connection `ci`'s broker, for errors that name it (the unspecified address if it is
+    /// gone, which the callers that name it rule out).
+    pub(super) fn conn_addr(&self, ci: usize) -> core::net::SocketAddr {
+        self.conns
+            .get(ci)
+            .and_then(Option::as_ref)
+            .map_or(core::net::SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.addr)
     }
 
     /// Reads until the answer to the oldest request in flight on connection `ci` is complete
@@ -269,6 +291,28 @@ where
 
     /// [`receive`](Self::receive) on a reader known to hold nothing of another connection.
     async fn receive_raw(&mut self, ci: usize) -> Res<'a, InFlightRequest, C> {
+        match self.receive_capped(ci, u32::MAX).await? {
+            Some(answered) => Ok(answered),
+            None => Err(Error::NoBroker { tried: 0 }),
+        }
+    }
+
+    /// [`receive`](Self::receive), but waiting at most `cap` ms (the caller's own deadline:
+    /// [`wait_timeout`](Self::wait_timeout)): `None` if that passed first. Stopping then is
+    /// safe: a read cancelled mid-frame loses nothing (the reader keeps what it committed and
+    /// is marked as holding a partial frame of `ci`, as [`poll`](Self::poll) leaves it), the
+    /// request stays in flight and its own `request.timeout.ms` still runs from when it was
+    /// written.
+    pub(super) async fn receive_within(
+        &mut self,
+        ci: usize,
+        cap: u32,
+    ) -> Res<'a, Option<InFlightRequest>, C> {
+        self.settle_partial(ci).await?;
+        self.receive_capped(ci, cap).await
+    }
+
+    async fn receive_capped(&mut self, ci: usize, cap: u32) -> Res<'a, Option<InFlightRequest>, C> {
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
@@ -281,9 +325,18 @@ where
         let written = conn.in_flight.oldest().map_or(0, |r| r.token);
         let waited = (self.clock.now_ms() as u32).wrapping_sub(written);
         let left = ms.saturating_sub(waited);
-        let result = match with_timeout(&mut self.delay, left, conn.receive(&mut self.reader)).await
+        let result = match with_timeout(
+            &mut self.delay,
+            left.min(cap),
+            conn.receive(&mut self.reader),
+        )
+        .await
         {
-            Some(result) => result,
+            Some(result) => result.map(Some),
+            None if cap < left => {
+                self.partial = (self.reader.buffered() > 0).then_some(ci as u8);
+                return Ok(None);
+            }
             None => Err(Error::Timeout { api, broker, ms }),
         };
         self.partial = None;

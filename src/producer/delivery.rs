@@ -156,6 +156,46 @@ where
         })
     }
 
+    /// [`wait`](Self::wait), but for at most `timeout_ms` (the Java client's
+    /// `future.get(timeout)`): [`Error::WaitTimeout`](super::Error::WaitTimeout) if the
+    /// record's outcome is not in by then. Only the waiting stops: the record stays
+    /// [`DeliveryStatus::Pending`], its batch in flight or waiting as it was, and a later
+    /// `wait`, `flush` or `poll` carries on with it.
+    ///
+    /// Cancel-safe by construction: it goes through the same steps as `wait` and checks the
+    /// deadline between them, cutting short only the waits that can stop without loss (for
+    /// an answer, for a back-off). A request being written is finished first, so it may
+    /// return up to one `request.timeout.ms` late (a broker that stops reading).
+    pub async fn wait_timeout(
+        &mut self,
+        ticket: &Ticket<'a>,
+        timeout_ms: u32,
+    ) -> Res<'a, Result<Delivery<'a>, DeliveryError>, C> {
+        let deadline = self.clock.now_ms().saturating_add(u64::from(timeout_ms));
+        if let Some(si) = self
+            .slots
+            .iter()
+            .position(|s| s.batch == ticket.batch && matches!(s.region, Region::Open(_)))
+        {
+            self.seal(si);
+        }
+        while self.delivery(ticket) == DeliveryStatus::Pending {
+            if self.clock.now_ms() >= deadline {
+                return Err(super::Error::WaitTimeout { ms: timeout_ms });
+            }
+            if !self.step_within(deadline).await? {
+                break;
+            }
+        }
+        Ok(match self.delivery(ticket) {
+            DeliveryStatus::Delivered(d) => Ok(d),
+            DeliveryStatus::Failed(e) => Err(e),
+            DeliveryStatus::Pending | DeliveryStatus::Forgotten => Err(DeliveryError::Forgotten {
+                partition: ticket.partition,
+            }),
+        })
+    }
+
     /// The report style of delivery (the Java client's callbacks): calls `report` once for
     /// each batch that got its outcome since the last call, oldest first.
     ///

@@ -82,6 +82,8 @@ pub enum Error<'t, E> {
     Decode {
         /// The response's API.
         api: ApiKey,
+        /// The broker that sent it (with several brokers, the caller learns which one).
+        broker: SocketAddr,
         /// What was wrong.
         error: DecodeError,
     },
@@ -92,6 +94,12 @@ pub enum Error<'t, E> {
         broker: SocketAddr,
         /// What was wrong.
         error: FrameError,
+    },
+    /// [`Producer::wait_timeout`](super::Producer::wait_timeout): the record's outcome was
+    /// not in within the time given. Nothing was abandoned: the record is still pending.
+    WaitTimeout {
+        /// The time waited.
+        ms: u32,
     },
     /// The broker does not speak a version of an API the producer needs.
     Version(VersionError),
@@ -300,7 +308,8 @@ impl<E> Error<'_, E> {
             | Self::NoBroker { .. }
             | Self::Frame { .. }
             | Self::UnresolvedHost { .. }
-            | Self::UnresolvedLeader { .. } => true,
+            | Self::UnresolvedLeader { .. }
+            | Self::WaitTimeout { .. } => true,
             Self::Broker { code, .. } => code.is_retriable(),
             _ => false,
         }
@@ -333,8 +342,14 @@ impl<E: fmt::Debug> fmt::Display for Error<'_, E> {
                 write!(f, "none of the {tried} bootstrap servers could be reached")
             }
             Self::Encode { api, error } => write!(f, "encoding a {api} request: {error}"),
-            Self::Decode { api, error } => write!(f, "decoding a {api} response: {error}"),
+            Self::Decode { api, broker, error } => {
+                write!(f, "decoding a {api} response from broker {broker}: {error}")
+            }
             Self::Frame { broker, error } => write!(f, "broker {broker}: {error}"),
+            Self::WaitTimeout { ms } => write!(
+                f,
+                "the record's outcome was not in within {ms} ms (it is still pending)"
+            ),
             Self::Version(e) => write!(f, "{e}"),
             Self::Broker {
                 api,

@@ -157,6 +157,14 @@ where
     /// the oldest answer of a connection, else back off and refresh metadata before batches
     /// go again. `false` when there is nothing left to do.
     pub(super) async fn step(&mut self) -> Res<'a, bool, C> {
+        self.step_within(u64::MAX).await
+    }
+
+    /// [`step`](Self::step), its waits (for an answer, for a back-off to end) cut short at
+    /// `deadline` (on the [`Clock`]); a request is always written whole (a half-written one
+    /// would break the connection's framing), so a step may end after the deadline by up to
+    /// one write's `request.timeout.ms`.
+    pub(super) async fn step_within(&mut self, deadline: u64) -> Res<'a, bool, C> {
         self.send_ready().await?;
         let busy = self.partial.map(usize::from).or_else(|| {
             self.conns
@@ -164,8 +172,11 @@ where
                 .position(|c| c.as_ref().is_some_and(|c| !c.in_flight.is_empty()))
         });
         if let Some(ci) = busy {
-            match self.receive(ci).await {
-                Ok(answered) => self.on_response(ci, answered)?,
+            let cap =
+                u32::try_from(deadline.saturating_sub(self.clock.now_ms())).unwrap_or(u32::MAX);
+            match self.receive_within(ci, cap).await {
+                Ok(Some(answered)) => self.on_response(ci, answered)?,
+                Ok(None) => {}
                 Err(e) => self.lost(ci, e)?,
             }
             return Ok(true);
@@ -175,8 +186,13 @@ where
         }
         let now = self.clock.now_ms();
         if self.retry_due_ms > now {
-            let ms = u32::try_from(self.retry_due_ms - now).unwrap_or(u32::MAX);
+            let ms = u32::try_from(self.retry_due_ms.min(deadline).saturating_sub(now))
+                .unwrap_or(u32::MAX);
             self.delay.delay_ms(ms).await;
+            if self.clock.now_ms() < self.retry_due_ms {
+                // The deadline came first: the back-off goes on at the next step.
+                return Ok(true);
+            }
         }
         self.retry_round().await;
         Ok(true)

@@ -29,7 +29,10 @@
 //!
 //! Connections: `L` at once (1 by default; [`Producer::with_connections`]), one per partition
 //! leader in use; with fewer than there are leaders, an idle one is closed for another.
-//! NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a lost connection or a timeout send the
+//! A partition with no leader (an election: leader -1, LEADER_NOT_AVAILABLE) is not sent to:
+//! its batches wait, a back-off and a metadata refresh at a time, spending no retry, until it
+//! has one or `delivery.timeout.ms` passes (then they fail `NotSent`), as the Java client's
+//! accumulator does not drain a partition without a leader. NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION, a lost connection or a timeout send the
 //! batch again after a metadata refresh, so it follows its partition's new leader; metadata
 //! older than `metadata.max.age.ms` is fetched again on the next send to its topic.
 //!
@@ -37,6 +40,8 @@
 //! in its buffer; after a back-off (`retry.backoff.ms` doubling up to `retry.backoff.max.ms`,
 //! times a random factor in [0.8, 1.2): KIP-580) and a refresh of its topic's metadata the
 //! same bytes are sent again, up to `retries` times and within `delivery.timeout.ms`. A
+//! Produce response that does not decode (well framed, broken body) counts as a lost
+//! connection: it is dropped and its batches are sent again within their retries. A
 //! throttled broker (`throttle_time_ms` in a Produce response) is not sent to before the
 //! throttle time has passed (KIP-219). Every wait for a broker (connect, each write, and the
 //! answer to ApiVersions, Metadata, InitProducerId and Produce, counted from when the request
@@ -50,7 +55,10 @@
 //! outcome, also when it returns an error (a batch never written then fails
 //! [`DeliveryError::NotSent`]). [`Producer::close`] flushes, reads the answers a broker sends
 //! even to `acks=0` requests (Tansu does; Kafka does not: a short wait, then none), and closes
-//! the connections cleanly.
+//! the connections cleanly. [`Producer::wait_timeout`] is `wait` bounded in time (the Java
+//! `future.get(timeout)`): past the deadline it only stops waiting ([`Error::WaitTimeout`]),
+//! the record still pending; it checks the deadline between the producer's steps and cuts
+//! short only waits that lose nothing (an answer, a back-off), never a request half written.
 //!
 //! Authentication (`security.protocol` SASL_PLAINTEXT or SASL_SSL, the TLS of the latter
 //! being the connector's): every new connection, right after ApiVersions, sends SaslHandshake
@@ -64,15 +72,19 @@
 //! counts as delivered. Each partition's order holds with up to 5 requests in flight: a batch
 //! refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is sent again after it. As in
 //! the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such predecessor, UNKNOWN_PRODUCER_ID,
-//! or a batch failed for good bump the epoch (KIP-360: InitProducerId v3+ with the current id
-//! and epoch, after every answer in flight is in): that partition's undelivered batches are
-//! numbered from 0 again; other partitions keep the sequences of what they had sealed, and
-//! start at 0 in the new epoch after that. (The Java client bumps an idempotent producer's
-//! epoch locally, without a request; the broker accepts either.) A broker that refuses the
-//! bump (one restarted without its producer states) is asked for a new producer id; while no
-//! bump can be made, the batches waiting for it back off within `retries`, then fail.
-//! UNKNOWN_PRODUCER_ID whose answer has no log start offset (-1) is retried without a bump,
-//! as in the Java client.
+//! a batch refused for good before its retries ran out, or one never written that fails, bump
+//! the epoch (KIP-360: InitProducerId v3+ with the current id and epoch, after every answer in
+//! flight is in): that partition's undelivered batches are numbered from 0 again; other
+//! partitions keep the sequences of what they had sealed, and start at 0 in the new epoch
+//! after that. A batch that fails for good after being written (it may be stored) bumps
+//! nothing, as in the Java client (`Sender.completeBatch`): renumbering would store again
+//! those of its partition's unacknowledged batches that were stored; the broker's answer to
+//! the partition's next batch (OUT_OF_ORDER_SEQUENCE_NUMBER if it was not stored) decides.
+//! (The Java client bumps an idempotent producer's epoch locally, without a request; the
+//! broker accepts either.) A broker that refuses the bump (one restarted without its producer
+//! states) is asked for a new producer id; while no bump can be made, the batches waiting for
+//! it back off within `retries`, then fail. UNKNOWN_PRODUCER_ID whose answer has no log start
+//! offset (-1) is retried without a bump, as in the Java client.
 //!
 //! Compression (`compression.type`: gzip, snappy, lz4, zstd, each behind its feature): a
 //! batch is built uncompressed in its buffer and compressed when it is sealed, into one

@@ -36,12 +36,19 @@ where
     /// (written, or marked to be sent again / failed because the leader is unreachable); 0
     /// when none was ready.
     pub(super) async fn produce_to(&mut self, leader: i32) -> Res<'a, u32, C> {
+        if leader < 0 {
+            // No leader (an election, LEADER_NOT_AVAILABLE): as in the Java client, whose
+            // accumulator does not drain a partition without a leader, the batches wait for
+            // one rather than go to a broker that would refuse them and spend a retry each.
+            return self.await_leader();
+        }
         let addr = match self.metadata.broker(leader) {
             Some(Some(addr)) => Some(addr),
             Some(None) => {
                 return self.unreachable(leader, Error::UnresolvedLeader { node_id: leader });
             }
-            // No known leader: the bootstrap connection (the broker will say if it is wrong).
+            // A leader the broker list does not name: the bootstrap connection (the broker
+            // will say if it is wrong).
             None => None,
         };
         let ci = match self.connect(addr).await {
@@ -57,7 +64,13 @@ where
             .is_some_and(|c| c.in_flight.len() >= window)
         {
             match self.receive(ci).await {
-                Ok(answered) => self.on_response(ci, answered)?,
+                Ok(answered) => {
+                    self.on_response(ci, answered)?;
+                    if self.conns.get(ci).and_then(Option::as_ref).is_none() {
+                        // An undecodable answer dropped the connection: its batches go again.
+                        return Ok(1);
+                    }
+                }
                 Err(e) => {
                     self.lost(ci, e)?;
                     return Ok(1);
@@ -280,16 +293,46 @@ where
     }
 
     /// Applies the answer to request `answered` of connection `ci`, complete in the reader:
-    /// a Produce response decides its batches' fate. A response that cannot be decoded fails
-    /// the connection.
+    /// a Produce response decides its batches' fate. A response that cannot be decoded is
+    /// treated like a lost connection (as the Java client does with any broken response): the
+    /// connection is dropped and the batches in flight on it are sent again within their
+    /// retries (the records may be stored; with idempotence the resend is safe). `Ok` if the
+    /// response was applied or a batch will be sent again, else the decode error.
     pub(super) fn on_response(&mut self, ci: usize, answered: InFlightRequest) -> Res<'a, (), C> {
+        match self.answer(ci, answered) {
+            (_, Ok(())) => Ok(()),
+            (retried, Err(_)) if retried > 0 => Ok(()),
+            (_, Err(e)) => Err(e),
+        }
+    }
+
+    /// [`on_response`](Self::on_response) for a caller that still needs the connection (a
+    /// round trip waiting for its own answer behind this one): an undecodable response is
+    /// always an error, the connection being gone.
+    pub(super) fn on_response_needing_conn(
+        &mut self,
+        ci: usize,
+        answered: InFlightRequest,
+    ) -> Res<'a, (), C> {
+        self.answer(ci, answered).1
+    }
+
+    /// Applies the answer; on a decode failure drops the connection, marks its batches to be
+    /// sent again (retriable: a broken response is the connection's fault, not the batch's),
+    /// and gives the error with how many will be sent again (0 when applied).
+    fn answer(&mut self, ci: usize, answered: InFlightRequest) -> (u32, Res<'a, (), C>) {
         if answered.api_key != ApiKey::Produce {
             self.reader.consume();
-            return Ok(());
+            return (0, Ok(()));
         }
         match self.apply_produce(ci, answered) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.conn_failed(ci, e)),
+            Ok(()) => (0, Ok(())),
+            Err(e) => {
+                warn!("a Produce response could not be decoded: its connection is dropped");
+                let retried = self.release(super::retry::Release::Conn(ci), true);
+                self.drop_conn(ci);
+                (retried, Err(e))
+            }
         }
     }
 
@@ -336,6 +379,7 @@ where
         self.reader.consume();
         decoded.map_err(|error| Error::Decode {
             api: ApiKey::Produce,
+            broker: self.conn_addr(ci),
             error,
         })?;
         if throttle_ms > 0

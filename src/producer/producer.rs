@@ -145,6 +145,7 @@ where
             opened_ms: 0,
             attempts: 0,
             retrying: false,
+            leader_waits: 0,
             sent: None,
             written: false,
         });

@@ -67,7 +67,19 @@ where
             self.mark_retry(si);
             return;
         }
-        if idempotent {
+        // As the Java client (`Sender.completeBatch`): sequences are renumbered only if the
+        // batch did not use up its retries; if it did, an earlier attempt may have been
+        // stored, and renumbering would store its records again. The broker's answer to the
+        // partition's next batch then tells (OUT_OF_ORDER_SEQUENCE_NUMBER: a gap, bump).
+        let out_of_order = matches!(
+            error,
+            DeliveryError::Broker {
+                code: ErrorCode::OutOfOrderSequenceNumber,
+                ..
+            }
+        );
+        let attempts = self.slots.get(si).map_or(0, |s| s.attempts);
+        if idempotent && (out_of_order || attempts < self.config.retries) {
             self.request_bump(si);
         }
         self.tally.failed_batches += 1;
@@ -148,6 +160,59 @@ where
         if retried > 0 { Ok(retried) } else { Err(e) }
     }
 
+    /// The batches waiting for a partition without a leader (-1): each waits a back-off
+    /// (`retry.backoff.ms` doubling to `retry.backoff.max.ms`, per wait) and a metadata
+    /// refresh, spending no retry, while `delivery.timeout.ms` allows (the Java client bounds
+    /// this wait by the delivery timeout alone); past it, it fails
+    /// ([`NotSent`](DeliveryError::NotSent) unless it was written before). How many wait, or
+    /// LEADER_NOT_AVAILABLE for the first partition whose batches failed and none waits.
+    pub(super) fn await_leader(&mut self) -> Res<'a, u32, C> {
+        let mut waiting = 0;
+        let mut failed = None;
+        for si in 0..B {
+            if !(self.slots.get(si).is_some_and(|s| s.is_waiting()) && self.leader_of(si) < 0) {
+                continue;
+            }
+            let Some((opened, waits, topic, partition)) = self
+                .slots
+                .get(si)
+                .map(|s| (s.opened_ms, s.leader_waits, s.topic, s.partition))
+            else {
+                continue;
+            };
+            let wait = self.back_off_ms(u32::from(waits) + 1);
+            let now = self.clock.now_ms();
+            let age = now.saturating_sub(opened);
+            if age.saturating_add(u64::from(wait)) < u64::from(self.config.delivery_timeout_ms) {
+                let round = self.slots.iter().any(|s| s.retrying);
+                let due = now + u64::from(wait);
+                self.retry_due_ms = if round {
+                    self.retry_due_ms.max(due)
+                } else {
+                    due
+                };
+                if let Some(slot) = self.slots.get_mut(si) {
+                    slot.retrying = true;
+                    slot.leader_waits = waits.saturating_add(1);
+                }
+                waiting += 1;
+            } else {
+                warn!("a partition had no leader within delivery.timeout.ms");
+                self.give_up(si);
+                failed.get_or_insert((topic, partition));
+            }
+        }
+        match failed {
+            Some((topic, partition)) if waiting == 0 => Err(super::Error::Broker {
+                api: crate::protocol::ApiKey::Metadata,
+                code: ErrorCode::LeaderNotAvailable,
+                topic: self.metadata.topic_at(topic).map(|t| t.name),
+                partition: Some(partition as i32),
+            }),
+            _ => Ok(waiting.max(u32::from(failed.is_some()))),
+        }
+    }
+
     /// The epoch bump (or the producer id it needs) failed with `e`: the batches waiting to be
     /// sent cannot go before it (a broken partition's would be refused, and the others would
     /// be numbered in an epoch about to end). Each is sent again after a back-off (the bump is
@@ -196,20 +261,26 @@ where
 
     /// Fails slot `si`'s batch for good without an answer from the broker:
     /// [`DeliveryError::NoResponse`] if it was ever written to a connection (it may be
-    /// stored), else [`DeliveryError::NotSent`]. With idempotence its partition's sequence
-    /// now has a gap (its numbers were taken when it was sealed): the epoch is bumped.
+    /// stored), else [`DeliveryError::NotSent`]. With idempotence, a batch never written
+    /// leaves a gap in its partition's sequence (its numbers were taken when it was sealed):
+    /// the epoch is bumped. One written may have been stored: as in the Java client (an
+    /// expired batch that was sent is only marked unresolved, never renumbered), nothing is
+    /// renumbered for it, since renumbering the partition's other unacknowledged batches
+    /// would store again those of them that were stored; if it was not stored, the broker
+    /// answers the partition's next batch OUT_OF_ORDER_SEQUENCE_NUMBER, which bumps.
     pub(super) fn give_up(&mut self, si: usize) {
         let Some(slot) = self.slots.get(si) else {
             return;
         };
-        let partition = slot.partition;
-        let error = if slot.written {
+        let (partition, written) = (slot.partition, slot.written);
+        let error = if written {
             DeliveryError::NoResponse { partition }
         } else {
             DeliveryError::NotSent { partition }
         };
-        // Its sequence numbers were taken when it was sealed: sent or not, they are a gap.
-        self.request_bump(si);
+        if !written {
+            self.request_bump(si);
+        }
         self.tally.failed_batches += 1;
         self.finish_slot(si, Err(error));
     }

@@ -30,6 +30,10 @@ pub(super) struct Slot<'a> {
     pub(super) attempts: u32,
     /// Whether it is sealed and waiting to be sent again (after a back-off).
     pub(super) retrying: bool,
+    /// Times it waited (a back-off and a metadata refresh) for its partition to have a
+    /// leader: not retries, only `delivery.timeout.ms` bounds them; the exponent of the next
+    /// wait's back-off.
+    pub(super) leader_waits: u16,
     /// While its request is in flight: (connection index, correlation id).
     pub(super) sent: Option<(u8, i32)>,
     /// Whether it was ever tied to a request written to a broker (then it may be stored,
@@ -139,6 +143,7 @@ where
                 slot.opened_ms = now;
                 slot.attempts = 0;
                 slot.retrying = false;
+                slot.leader_waits = 0;
                 slot.sent = None;
                 slot.written = false;
                 self.next_batch = batch.wrapping_add(1);

@@ -1078,9 +1078,10 @@ fn elements<'a, T: ArrayItem<'a>>(
     // Every element takes at least one byte: a count larger than the input cannot be right,
     // and checking it first keeps a forged count from costing a long walk.
     if len > input.len() {
-        return Err(DecodeError::Truncated {
+        return Err(DecodeError::TooManyEntries {
             what,
-            needed: len - input.len(),
+            count: len,
+            left: input.len(),
         });
     }
     let rest = match T::FIXED_LEN {
@@ -1307,12 +1308,20 @@ mod tests {
         let input = b"\x3b\x9a\xca\x00\x00\x00\x00\x01";
         assert!(matches!(
             array::<i32>(input, 0, false, "ids"),
-            Err(DecodeError::Truncated { what: "ids", .. })
+            Err(DecodeError::TooManyEntries {
+                what: "ids",
+                count: 1_000_000_000,
+                left: 4
+            })
         ));
         let input = b"\x3b\x9a\xca\x00\x00\x01";
         assert!(matches!(
             array::<&str>(input, 0, false, "names"),
-            Err(DecodeError::Truncated { what: "names", .. })
+            Err(DecodeError::TooManyEntries {
+                what: "names",
+                count: 1_000_000_000,
+                left: 2
+            })
         ));
     }
 }

@@ -217,6 +217,37 @@ pub enum FrameError {
     },
 }
 
+/// Sizes from here on are beyond any Kafka response (the broker's `socket.request.max.bytes`
+/// is 100 MiB, its `message.max.bytes` 1 MiB by default): such a size field is most likely not
+/// a Kafka frame at all.
+const IMPLAUSIBLE_FRAME: u64 = 1 << 30;
+
+/// Adds, for a size field no Kafka broker sends, that the peer is probably not one: an
+/// absurd size reads as a buffer problem otherwise, where the cause is the port or the
+/// protocol (an HTTP server answers `HTTP`, 1,213,486,160 as a size). Four printable ASCII
+/// bytes are quoted as text.
+fn not_kafka(f: &mut fmt::Formatter<'_>, size: u64) -> fmt::Result {
+    let Ok(size) = u32::try_from(size) else {
+        return f.write_str(": the peer is probably not a Kafka broker");
+    };
+    let bytes = size.to_be_bytes();
+    if bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        let text = core::str::from_utf8(&bytes).unwrap_or("");
+        write!(
+            f,
+            ": the size field reads as text (\"{text}\"): the peer is probably not a Kafka \
+             broker, or not speaking plaintext Kafka"
+        )
+    } else if u64::from(size) >= IMPLAUSIBLE_FRAME {
+        f.write_str(
+            ": no Kafka response is that large: the peer is probably not a Kafka broker, or \
+             the stream lost its place",
+        )
+    } else {
+        Ok(())
+    }
+}
+
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -229,12 +260,16 @@ impl fmt::Display for FrameError {
                 "frame size {size} is below the {min} bytes of the smallest response (a correlation id)"
             ),
             Self::TooLarge { size, max } => {
-                write!(f, "frame size {size} is above the maximum of {max} bytes")
+                write!(f, "frame size {size} is above the maximum of {max} bytes")?;
+                not_kafka(f, u64::from(size.unsigned_abs()))
             }
-            Self::BufferTooSmall { needed, available } => write!(
-                f,
-                "a frame of {needed} bytes does not fit the {available}-byte receive buffer"
-            ),
+            Self::BufferTooSmall { needed, available } => {
+                write!(
+                    f,
+                    "a frame of {needed} bytes does not fit the {available}-byte receive buffer"
+                )?;
+                not_kafka(f, needed as u64)
+            }
             Self::CommitOverrun { committed, window } => write!(
                 f,
                 "committed {committed} bytes into a receive window of {window} bytes"

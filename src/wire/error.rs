@@ -195,6 +195,17 @@ pub enum DecodeError {
         /// How many bytes were missing.
         needed: usize,
     },
+    /// An array's count claims more entries than there are bytes left in its container
+    /// (every entry takes at least one byte): a forged or corrupt count, refused before any
+    /// entry is walked. Its own variant so that the message counts entries, not bytes.
+    TooManyEntries {
+        /// The array.
+        what: &'static str,
+        /// The entry count the prefix claims.
+        count: usize,
+        /// The bytes left in the container after the prefix.
+        left: usize,
+    },
     /// Bytes left over after a structure whose length says it ended.
     TrailingBytes {
         /// What was being read.
@@ -254,6 +265,10 @@ impl fmt::Display for DecodeError {
                     "{what} truncated: {needed} more bytes needed inside its container"
                 )
             }
+            Self::TooManyEntries { what, count, left } => write!(
+                f,
+                "{what} claims {count} entries but only {left} bytes are left for them"
+            ),
             Self::TrailingBytes { what, count } => {
                 write!(f, "{count} unexpected bytes after {what}")
             }

@@ -139,7 +139,7 @@ macro_rules! check_round_trip {
         prop_assert_eq!(&again, &buf, "re-encoding the decoded value");
         for cut in 0..len {
             match <$ty>::decode_exact(&buf[..cut], version) {
-                Err(DecodeError::Truncated { .. }) => {}
+                Err(DecodeError::Truncated { .. } | DecodeError::TooManyEntries { .. }) => {}
                 other => prop_assert!(false, "prefix {}/{}: {:?}", cut, len, other),
             }
         }

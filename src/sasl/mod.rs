@@ -8,6 +8,7 @@
 //! the connection's job.
 //!
 //! ```
+//! # #[cfg(feature = "scram")] {
 //! use embedded_kafka::sasl::ScramSha256;
 //!
 //! // RFC 7677's example exchange (user "user", password "pencil").
@@ -24,6 +25,7 @@
 //! );
 //! // The server proves it knows the password too.
 //! scram.server_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")?;
+//! # }
 //! # Ok::<(), embedded_kafka::sasl::SaslError>(())
 //! ```
 

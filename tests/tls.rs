@@ -924,8 +924,5 @@ fn tls_cli() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("needs ssl.ca.location"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("needs ssl.ca.location"), "{stderr}");
 }

@@ -926,7 +926,9 @@ mod tests {
         assert!(err("--bootstrap h:1 --frobnicate").contains("unknown argument"));
         assert!(err("--bootstrap h:1 --batch-size 2000000").contains("batch buffers"));
         assert!(err("--bootstrap h:1 --topic").contains("needs a value"));
-        assert!(err("--bootstrap h:1 -X security.protocol=sasl_ssl").contains("needs ssl.ca.location"));
+        assert!(
+            err("--bootstrap h:1 -X security.protocol=sasl_ssl").contains("needs ssl.ca.location")
+        );
         assert!(err("--bootstrap h:1 -X security.protocol=ssl").contains("needs ssl.ca.location"));
         assert!(
             err(
@@ -1180,7 +1182,11 @@ mod sasl_tests {
             err("--bootstrap h:1 -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=PLAIN")
                 .contains("sasl.username")
         );
-        assert!(err("--bootstrap h:1 -X security.protocol=SASL_SSL").contains("needs ssl.ca.location"));
-        assert!(err("--bootstrap h:1 -X security.protocol=TLS").contains("not a security protocol"));
+        assert!(
+            err("--bootstrap h:1 -X security.protocol=SASL_SSL").contains("needs ssl.ca.location")
+        );
+        assert!(
+            err("--bootstrap h:1 -X security.protocol=TLS").contains("not a security protocol")
+        );
     }
 }

@@ -13,11 +13,17 @@ use embedded_kafka::wire::Status;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let [cap_hi, cap_lo, k, rest @ ..] = data else { return };
+    let [cap_hi, cap_lo, k, rest @ ..] = data else {
+        return;
+    };
     let cap = usize::from(u16::from_be_bytes([*cap_hi, *cap_lo])) % 4096;
     let k = usize::from(*k % 16).min(rest.len());
     let (fragments, stream) = rest.split_at(k);
-    let fragments: &[u8] = if fragments.iter().any(|&f| f > 0) { fragments } else { &[1] };
+    let fragments: &[u8] = if fragments.iter().any(|&f| f > 0) {
+        fragments
+    } else {
+        &[1]
+    };
 
     let expected = walk_with_parse_frame(stream, cap);
     let got = walk_with_reader(stream, cap, fragments);
@@ -57,9 +63,17 @@ fn walk_with_parse_frame(stream: &[u8], max: usize) -> Walk<'_> {
                 } else {
                     assert_eq!(needed, 4 - have);
                 }
-                return Walk { bodies, end: Ok(have) };
+                return Walk {
+                    bodies,
+                    end: Ok(have),
+                };
             }
-            Err(e) => return Walk { bodies, end: Err(e) },
+            Err(e) => {
+                return Walk {
+                    bodies,
+                    end: Err(e),
+                };
+            }
         }
     }
 }
@@ -74,8 +88,13 @@ fn walk_with_reader<'a>(stream: &'a [u8], cap: usize, fragments: &[u8]) -> Walk<
         let window = reader.receive_buffer();
         let window_len = window.len();
         if window_len == 0 {
-            let e = reader.error().expect("an empty window between frames means failure");
-            return Walk { bodies, end: Err(to_parse_frame_error(e)) };
+            let e = reader
+                .error()
+                .expect("an empty window between frames means failure");
+            return Walk {
+                bodies,
+                end: Err(to_parse_frame_error(e)),
+            };
         }
         let in_frame = at - frame_start;
         // Never past the size field, then never past the body the size field announced.
@@ -88,7 +107,10 @@ fn walk_with_reader<'a>(stream: &'a [u8], cap: usize, fragments: &[u8]) -> Walk<
         }
         if at == stream.len() {
             assert_eq!(reader.buffered(), in_frame);
-            return Walk { bodies, end: Ok(in_frame) };
+            return Walk {
+                bodies,
+                end: Ok(in_frame),
+            };
         }
         let n = window_len.min(usize::from(fragment)).min(stream.len() - at);
         window[..n].copy_from_slice(&stream[at..at + n]);
@@ -96,7 +118,10 @@ fn walk_with_reader<'a>(stream: &'a [u8], cap: usize, fragments: &[u8]) -> Walk<
             let before = reader.buffered();
             assert_eq!(
                 reader.commit(window_len + 1),
-                Err(FrameError::CommitOverrun { committed: window_len + 1, window: window_len })
+                Err(FrameError::CommitOverrun {
+                    committed: window_len + 1,
+                    window: window_len
+                })
             );
             assert_eq!(reader.buffered(), before);
             assert_eq!(reader.error(), None);
@@ -121,7 +146,10 @@ fn walk_with_reader<'a>(stream: &'a [u8], cap: usize, fragments: &[u8]) -> Walk<
                 assert_eq!(at - frame_start, 4, "failed other than on a size field");
                 assert_eq!(reader.error(), Some(e));
                 assert_eq!(reader.commit(0), Err(e), "failure is sticky");
-                return Walk { bodies, end: Err(to_parse_frame_error(e)) };
+                return Walk {
+                    bodies,
+                    end: Err(to_parse_frame_error(e)),
+                };
             }
         }
     }
@@ -132,9 +160,10 @@ fn walk_with_reader<'a>(stream: &'a [u8], cap: usize, fragments: &[u8]) -> Walk<
 /// maximum says `TooLarge`.
 fn to_parse_frame_error(e: FrameError) -> FrameError {
     match e {
-        FrameError::BufferTooSmall { needed, available } => {
-            FrameError::TooLarge { size: i32::try_from(needed).unwrap(), max: available }
-        }
+        FrameError::BufferTooSmall { needed, available } => FrameError::TooLarge {
+            size: i32::try_from(needed).unwrap(),
+            max: available,
+        },
         e => e,
     }
 }

@@ -34,7 +34,12 @@ fn check_rebuild(batch: &RecordBatch<'_>) {
         let Ok(r) = r else { return };
         let headers: Vec<Header<'_>> = r.headers.iter().collect();
         builder
-            .append(r.timestamp_delta.wrapping_add(batch.base_timestamp()), r.key, r.value, &headers)
+            .append(
+                r.timestamp_delta.wrapping_add(batch.base_timestamp()),
+                r.key,
+                r.value,
+                &headers,
+            )
             .expect("a record that was read fits twice its batch size");
         originals.push((r.key, r.value, headers));
     }
@@ -43,7 +48,10 @@ fn check_rebuild(batch: &RecordBatch<'_>) {
         assert!(rebuilt.is_empty());
         return;
     }
-    let again = RecordBatch::parse(rebuilt).expect("rebuilt batch parses").complete().expect("complete");
+    let again = RecordBatch::parse(rebuilt)
+        .expect("rebuilt batch parses")
+        .complete()
+        .expect("complete");
     assert_eq!(again.verify_crc(), Ok(()));
     assert_eq!(again.record_count() as usize, originals.len());
     for (r, (key, value, headers)) in again.records().expect("uncompressed").zip(&originals) {

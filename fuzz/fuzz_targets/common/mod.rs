@@ -388,7 +388,11 @@ pub fn walk_record_sets(records: &[u8]) {
         let _ = entry.last_offset();
         match entry {
             RecordSet::Batch(b) if !legacy_seen => {
-                assert_eq!(batches.next(), Some(Ok(b)), "RecordBatches reads the same batch");
+                assert_eq!(
+                    batches.next(),
+                    Some(Ok(b)),
+                    "RecordBatches reads the same batch"
+                );
             }
             RecordSet::Batch(_) => {}
             RecordSet::Legacy(m) => {
@@ -403,7 +407,12 @@ pub fn walk_record_sets(records: &[u8]) {
 /// A legacy message accepted by the reader: its fields laid out again give its bytes (all
 /// but the CRC, which the reader does not check under the fuzzer).
 pub fn check_legacy(m: &LegacyMessage<'_>) {
-    let _ = (m.verify_crc(), m.compression(), m.is_compressed(), m.timestamp_type());
+    let _ = (
+        m.verify_crc(),
+        m.compression(),
+        m.is_compressed(),
+        m.timestamp_type(),
+    );
     let mut again = Vec::new();
     again.extend_from_slice(&m.offset().to_be_bytes());
     again.extend_from_slice(&m.message_size().to_be_bytes());
@@ -422,7 +431,11 @@ pub fn check_legacy(m: &LegacyMessage<'_>) {
             }
         }
     }
-    assert_eq!(again, m.as_bytes(), "a legacy message laid out from its fields");
+    assert_eq!(
+        again,
+        m.as_bytes(),
+        "a legacy message laid out from its fields"
+    );
 }
 
 // SaslHandshake is never flexible: no tagged fields.

@@ -48,7 +48,7 @@ impl TcpConnect for TokioTcp {
 /// Bytes gathered before they are written out even without a `flush`.
 const GATHER: usize = 64 * 1024;
 
-/// A Tokio TCP connection whose writes are gathered until `flush` (or [`GATHER`] bytes): the
+/// A Tokio TCP connection whose writes are gathered until `flush` (or 64 KiB): the
 /// producer writes a Produce request in pieces (the request prefix, then each batch straight
 /// from its buffer) and flushes once per request, so a request leaves in one system call and,
 /// with `TCP_NODELAY`, in as few segments as its size allows, instead of one small segment

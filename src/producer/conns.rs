@@ -207,6 +207,25 @@ where
         self.exchange(ci, Q::API_KEY, version, id, n).await
     }
 
+    /// Before a request is written on connection `ci`: with nothing in flight there, reads
+    /// what the broker sent unasked (stray acks=0 answers), so that it is never taken for the
+    /// new request's answer, and remembers a frame left half-read for [`settle_partial`].
+    /// Shared by the Produce path and every other request.
+    ///
+    /// [`settle_partial`]: Self::settle_partial
+    pub(super) fn drain_if_idle(&mut self, ci: usize) -> Res<'a, (), C> {
+        let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
+            return Err(Error::NoBroker { tried: 0 });
+        };
+        if conn.in_flight.is_empty() {
+            conn.drain(&mut self.reader)?;
+            if self.reader.buffered() > 0 {
+                self.partial = Some(ci as u8);
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the request encoded in `tx[..n]` (correlation id `id`) on connection `ci` and
     /// reads until its response, as [`round_trip`](Self::round_trip) says. Not generic over
     /// the request, on purpose: see there.
@@ -229,15 +248,10 @@ where
             let answered = self.receive(ci).await?;
             self.on_response_needing_conn(ci, answered)?;
         }
+        self.drain_if_idle(ci)?;
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
-        if conn.in_flight.is_empty() {
-            conn.drain(&mut self.reader)?;
-            if self.reader.buffered() > 0 {
-                self.partial = Some(ci as u8);
-            }
-        }
         let broker = conn.addr;
         let bytes = self.tx.get(..n).unwrap_or_default();
         let ms = self.config.request_timeout_ms;

@@ -253,15 +253,10 @@ where
         cuts: &[(usize, usize)],
         used: usize,
     ) -> Res<'a, (), C> {
+        self.drain_if_idle(ci)?;
         let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) else {
             return Err(Error::NoBroker { tried: 0 });
         };
-        if conn.in_flight.is_empty() {
-            conn.drain(&mut self.reader)?;
-            if self.reader.buffered() > 0 {
-                self.partial = Some(ci as u8);
-            }
-        }
         let broker = conn.addr;
         let (tx, slots) = (&*self.tx, &self.slots);
         let write = async move {

@@ -1596,3 +1596,57 @@ fn compression_needs_its_feature_and_a_scratch_buffer() {
         )
     );
 }
+
+#[test]
+fn reports_come_once_each_oldest_first_across_the_ring_and_overwritten_ones_are_counted() {
+    let broker = ScriptedBroker::new(9, 3);
+    let mut buffers = Buffers::<2048, 512, 512, 4>::new();
+    let config = Config::new(&SERVERS).acks(Acks::All).batch_size(512);
+    // Four outcomes remembered: the ring wraps after four batches.
+    let mut p: Producer<'_, _, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 4> = Producer::new(
+        &broker,
+        NoClock,
+        NeverDelay,
+        Murmur2::new(RoundRobin::new()),
+        config,
+        &mut buffers,
+    )
+    .expect("valid configuration");
+    // One record per flush: one batch, one outcome each, partitions in turn 0, 1, 2, 0, …
+    let mut sent = 0u32;
+    let mut one_batch =
+        |p: &mut Producer<'_, _, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 4>| {
+            block_on(p.send("readings", Record::new(b"v"))).expect("send");
+            block_on(p.flush()).expect("flush");
+            sent += 1;
+            sent - 1
+        };
+    let expected = |n: u32| (n % 3, Ok(Some(i64::from(n / 3))));
+    let mut seen = Vec::new();
+    let mut take = |p: &mut Producer<'_, _, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 4>| {
+        seen.clear();
+        p.take_reports(|r| seen.push((r.partition, r.result)));
+        seen.clone()
+    };
+    let first: Vec<_> = (0..3).map(|_| one_batch(&mut p)).collect();
+    assert_eq!(
+        take(&mut p),
+        first.iter().map(|&n| expected(n)).collect::<Vec<_>>()
+    );
+    assert_eq!(take(&mut p), vec![], "nothing new: nothing reported again");
+    // Three more: the ring wraps; they come out oldest first.
+    let second: Vec<_> = (0..3).map(|_| one_batch(&mut p)).collect();
+    assert_eq!(
+        take(&mut p),
+        second.iter().map(|&n| expected(n)).collect::<Vec<_>>()
+    );
+    assert_eq!(p.reports_dropped(), 0);
+    // Six without a look: the two oldest are overwritten unseen, the last four reported.
+    let third: Vec<_> = (0..6).map(|_| one_batch(&mut p)).collect();
+    assert_eq!(
+        take(&mut p),
+        third[2..].iter().map(|&n| expected(n)).collect::<Vec<_>>()
+    );
+    assert_eq!(p.reports_dropped(), 2);
+    assert_eq!(take(&mut p), vec![]);
+}

@@ -252,16 +252,35 @@ impl rand_core::RngCore for OsRandom {
 /// Writes record `i`'s value into `out`: `{"number": i}` (what the seed's `json.dumps`
 /// writes), then spaces up to `size` bytes. Returns its length.
 fn write_value(i: u64, size: usize, out: &mut [u8]) -> Result<usize, ValueError> {
-    let mut json = [0u8; 40];
-    let mut cursor = std::io::Cursor::new(&mut json[..]);
-    write!(cursor, "{{\"number\": {i}}}").map_err(|_| ValueError::Failed)?;
-    let n = usize::try_from(cursor.position()).map_err(|_| ValueError::Failed)?;
+    const OPEN: &[u8] = b"{\"number\": ";
+    let mut digits = [0u8; 20];
+    let digits = decimal(i, &mut digits);
+    let n = OPEN.len() + digits.len() + 1;
     let len = n.max(size);
     let dst = out.get_mut(..len).ok_or(ValueError::DoesNotFit)?;
     let (text, pad) = dst.split_at_mut(n);
-    text.copy_from_slice(json.get(..n).ok_or(ValueError::Failed)?);
+    let (open, rest) = text.split_at_mut(OPEN.len());
+    open.copy_from_slice(OPEN);
+    let (number, close) = rest.split_at_mut(digits.len());
+    number.copy_from_slice(digits);
+    close.fill(b'}');
     pad.fill(b' ');
     Ok(len)
+}
+
+/// `i` in decimal, written at the end of `buf`. The CLI writes a value and a key per record:
+/// `core::fmt` for that cost more CPU than the producer's own work per record.
+fn decimal(mut i: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (i % 10) as u8;
+        i /= 10;
+        if i == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 fn run(settings: &Settings) -> ExitCode {
@@ -420,14 +439,12 @@ async fn produce<'a, C: TcpConnect<Error = std::io::Error>>(
         ))
     };
     let topic = settings.topic.as_str();
-    let mut key = String::new();
+    let mut key = [0u8; 20];
     let started = Instant::now();
     for i in 0..settings.messages {
         let mut record = Record::new(&[]);
         if settings.create_keys {
-            key.clear();
-            let _ = std::fmt::Write::write_fmt(&mut key, format_args!("{i}"));
-            record = record.key(key.as_bytes());
+            record = record.key(decimal(i, &mut key));
         }
         if let Some(p) = settings.partition {
             record = record.partition(p);
@@ -624,6 +641,14 @@ mod tests {
             write_value(1, 100, &mut [0u8; 99]),
             Err(ValueError::DoesNotFit)
         );
+    }
+
+    #[test]
+    fn keys_are_decimal() {
+        let mut buf = [0u8; 20];
+        for i in [0, 7, 10, 99_999, u64::MAX] {
+            assert_eq!(decimal(i, &mut buf), i.to_string().as_bytes());
+        }
     }
 
     #[test]

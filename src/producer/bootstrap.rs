@@ -27,11 +27,12 @@ where
     P: Partitioner,
     N: Dns,
 {
-    /// Index of `topic` in the metadata cache, fetching its metadata on first use.
-    pub(super) async fn topic_index(&mut self, topic: &'a str) -> Res<'a, usize, C> {
+    /// Index of `topic` in the metadata cache, fetching its metadata on first use or once it
+    /// is older than `metadata.max.age.ms` at monotonic time `now`.
+    pub(super) async fn topic_index(&mut self, topic: &'a str, now: u64) -> Res<'a, usize, C> {
         let cached = self.metadata.topic(topic).map(|(i, t)| (i, t.fetched_ms));
         if let Some((i, fetched)) = cached {
-            let age = self.clock.now_ms().saturating_sub(fetched);
+            let age = now.saturating_sub(fetched);
             if age < u64::from(self.config.metadata_max_age_ms) {
                 return Ok(i);
             }

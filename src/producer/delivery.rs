@@ -203,8 +203,22 @@ where
     /// (after each [`flush`](Self::flush), say), or older reports are overwritten unseen
     /// ([`reports_dropped`](Self::reports_dropped) counts them).
     pub fn take_reports(&mut self, mut report: impl FnMut(&BatchReport<'a>)) {
-        let start = self.next_outcome;
-        for k in 0..R {
+        if R == 0 {
+            return;
+        }
+        // Outcomes are recorded in ring order and this call marks every one it finds, so the
+        // unreported ones are always the newest few: count them back from the newest, then
+        // hand them out oldest first. A call with nothing new (the common case when called
+        // after every send) costs one look, not a walk over all `R`.
+        let newest = (self.next_outcome + R - 1) % R;
+        let fresh = (0..R)
+            .take_while(|&k| {
+                let at = (newest + R - k) % R;
+                matches!(self.outcomes.get(at), Some(Some(o)) if !o.reported)
+            })
+            .count();
+        let start = (self.next_outcome + R - fresh) % R;
+        for k in 0..fresh {
             let at = (start + k) % R;
             let Some(Some(o)) = self.outcomes.get_mut(at) else {
                 continue;

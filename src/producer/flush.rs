@@ -29,6 +29,13 @@ where
     /// in a connection's window, and for a metadata refresh before a retry). Call it when idle;
     /// [`flush`](Self::flush) or [`wait`](Self::wait) wait for the answers.
     pub async fn poll(&mut self) -> Res<'a, (), C> {
+        let now = self.clock.now_ms();
+        self.poll_at(now).await
+    }
+
+    /// [`poll`](Self::poll) with the monotonic time `now` read by the caller (`send` reads
+    /// the clock once per record: a clock read is not free on every machine).
+    pub(super) async fn poll_at(&mut self, now: u64) -> Res<'a, (), C> {
         for ci in 0..L {
             if self.partial.is_some_and(|p| usize::from(p) != ci) {
                 continue;
@@ -61,12 +68,11 @@ where
         // Batches to send again whose back-off is over (once the answers in flight are in: a
         // metadata refresh would wait for them).
         if self.slots.iter().any(|s| s.retrying)
-            && self.clock.now_ms() >= self.retry_due_ms
+            && now >= self.retry_due_ms
             && self.in_flight() == 0
         {
             self.retry_round().await;
         }
-        let now = self.clock.now_ms();
         let linger = u64::from(self.config.linger_ms);
         let mut due = false;
         for si in 0..B {

@@ -182,6 +182,16 @@ pub trait Clock {
     fn wall_ms(&self) -> Option<i64> {
         None
     }
+
+    /// [`wall_ms`](Self::wall_ms) at the moment `now_ms` was read from
+    /// [`now_ms`](Self::now_ms), just before. The producer reads the monotonic clock once
+    /// per `send` and asks for the record's timestamp with it, so a clock that can derive
+    /// wall time from monotonic time (an offset kept in sync) saves a second clock read per
+    /// record. The default reads [`wall_ms`](Self::wall_ms).
+    fn wall_ms_at(&self, now_ms: u64) -> Option<i64> {
+        let _ = now_ms;
+        self.wall_ms()
+    }
 }
 
 /// Waiting: for request timeouts and back-off. The future must be cancel-safe (it is dropped

@@ -57,11 +57,14 @@ where
         mut value: Value<'_, '_>,
     ) -> Res<'a, Ticket<'a>, C> {
         self.compress.check().map_err(Error::Config)?;
-        self.poll().await?;
-        let ti = self.topic_index(topic).await?;
+        // One clock read per record serves linger, metadata age and the timestamp (taken as
+        // the send begins, as the Java client does, before any wait for room).
+        let now = self.clock.now_ms();
+        self.poll_at(now).await?;
+        let ti = self.topic_index(topic, now).await?;
         let timestamp = record
             .timestamp
-            .or_else(|| self.clock.wall_ms())
+            .or_else(|| self.clock.wall_ms_at(now))
             .unwrap_or(-1);
         let key_len = record.key.map(<[u8]>::len);
         // The partition is chosen once per record (KAFKA-9965): a round-robin or random

@@ -208,9 +208,10 @@ def table(results, floor):
     return "\n".join(lines)
 
 
-def svg_bars(title, unit, bars, path):
-    """A horizontal bar chart: bars = [(label, value)]."""
-    width, left, bar_h, gap = 640, 150, 22, 8
+def svg_bars(title, unit, bars, path, left=150):
+    """A horizontal bar chart: bars = [(label, value)]; this crate's bars in orange, a floor
+    (a lower bound, not a client) in grey, peers in blue."""
+    width, bar_h, gap = 490 + left, 22, 8
     top = 40
     height = top + len(bars) * (bar_h + gap) + 20
     vmax = max((v for _, v in bars), default=1) or 1
@@ -220,7 +221,8 @@ def svg_bars(title, unit, bars, path):
     for i, (label, v) in enumerate(bars):
         y = top + i * (bar_h + gap)
         w = (width - left - 90) * v / vmax
-        colour = "#d9480f" if label == "embedded-kafka" else "#4c6ef5"
+        colour = ("#d9480f" if "embedded-kafka" in label
+                  else "#868e96" if "floor" in label else "#4c6ef5")
         parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{label}</text>')
         parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>')
         parts.append(f'<text x="{left + w + 4:.1f}" y="{y + 15}">{v:,.1f}</text>')
@@ -234,8 +236,11 @@ def plot(results, out_dir):
         rows = [r for r in results["summary"] if r["scenario"] == s]
         if not rows:
             continue
-        svg_bars(f"{s}: {SCENARIOS[s][0]}", "msgs/s",
-                 [(r["client"], r["msgs_per_s"]) for r in rows], out_dir / f"{s}-throughput.svg")
+        bars = [(r["client"], r["msgs_per_s"]) for r in rows]
+        if s == "B" and results.get("floor_us"):
+            # One round trip per message: the raw-socket floor's rate is the ceiling.
+            bars.append(("round-trip floor", 1e6 / results["floor_us"]["mean_us"]))
+        svg_bars(f"{s}: {SCENARIOS[s][0]}", "msgs/s", bars, out_dir / f"{s}-throughput.svg")
         svg_bars(f"{s}: client CPU per message", "µs",
                  [(r["client"], r["cpu_us_per_msg"]) for r in rows], out_dir / f"{s}-cpu.svg")
     print(f"plots written to {out_dir}")

@@ -1,5 +1,5 @@
-//! What the producer learns from the cluster: topics' metadata (Metadata) and its producer id
-//! and epoch (InitProducerId).
+//! What the producer learns from the cluster: topics' metadata (Metadata). Its producer id and
+//! epoch (InitProducerId) are [`super::epoch`]'s.
 
 use core::net::SocketAddr;
 
@@ -9,9 +9,7 @@ use super::metadata::UpdateError;
 use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{
-    ApiKey, Array, ErrorCode, InitProducerIdRequest, MetadataRequest, MetadataRequestTopic, Request,
-};
+use crate::protocol::{ApiKey, Array, MetadataRequest, MetadataRequestTopic, Request};
 
 /// How often a topic's metadata is asked for again while the broker says it is not ready yet
 /// (LEADER_NOT_AVAILABLE right after auto-creation), and how long to wait in between.
@@ -141,58 +139,5 @@ where
                 UpdateError::Full => Error::TooManyTopics { topic, max: T },
             }),
         }
-    }
-
-    /// Asks for a producer id and epoch (idempotence without transactions) on connection
-    /// `ci`. With `current` (an epoch bump, KIP-360) and InitProducerId v3 or later, the
-    /// broker is given the id and epoch in use and answers with the epoch bumped; an older
-    /// broker gives a new producer id instead.
-    pub(super) async fn init_producer_id(
-        &mut self,
-        ci: usize,
-        current: Option<(i64, i16)>,
-    ) -> Res<'a, (), C> {
-        let version = self.version(ci, ApiKey::InitProducerId)?;
-        let (producer_id, producer_epoch) = match current {
-            Some(c) if version >= 3 => c,
-            _ => (-1, -1),
-        };
-        let request = InitProducerIdRequest {
-            transactional_id: None,
-            transaction_timeout_ms: -1,
-            producer_id,
-            producer_epoch,
-            ..Default::default()
-        };
-        self.round_trip(ci, &request, version).await?;
-        let result = match self
-            .reader
-            .frame()
-            .map(|frame| InitProducerIdRequest::decode_response(frame, version))
-        {
-            Some(Ok((_, r))) => {
-                let code = ErrorCode::from_code(r.error_code);
-                if code.is_error() {
-                    Err(Error::Broker {
-                        api: ApiKey::InitProducerId,
-                        code,
-                        topic: None,
-                        partition: None,
-                    })
-                } else {
-                    Ok((r.producer_id, r.producer_epoch))
-                }
-            }
-            Some(Err(error)) => Err(Error::Decode {
-                api: ApiKey::InitProducerId,
-                broker: self.conn_addr(ci),
-                error,
-            }),
-            None => Err(Error::NoBroker { tried: 1 }),
-        };
-        self.reader.consume();
-        self.producer_id = Some(result?);
-        debug!("got a producer id");
-        Ok(())
     }
 }

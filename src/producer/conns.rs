@@ -170,16 +170,20 @@ where
         };
         self.reader.consume();
         let negotiated = negotiated?;
-        if self.config.enable_idempotence {
+        if self.idempotent() {
             negotiated.version(ApiKey::InitProducerId)?;
         }
         if let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) {
             conn.versions = Some(negotiated);
         }
-        if self.config.security_protocol.uses_sasl() {
+        // Each await is a state of this future whose code stays linked even when the condition
+        // before it is a constant `false`: the features take them out.
+        #[cfg(feature = "sasl")]
+        if self.authenticates() {
             self.authenticate(ci, addr).await?;
         }
-        if self.config.enable_idempotence && self.producer_id.is_none() {
+        #[cfg(feature = "idempotence")]
+        if self.idempotent() && self.pid().is_none() {
             self.init_producer_id(ci, None).await?;
         }
         Ok(())

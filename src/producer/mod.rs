@@ -105,6 +105,7 @@
 //! numbers).
 #![allow(async_fn_in_trait)]
 
+#[cfg(feature = "sasl")]
 mod auth;
 mod backoff;
 mod bootstrap;
@@ -115,6 +116,8 @@ mod config;
 mod connection;
 mod conns;
 mod delivery;
+#[cfg(feature = "idempotence")]
+mod epoch;
 mod error;
 mod flush;
 mod metadata;

@@ -77,7 +77,7 @@ where
                 }
             }
         }
-        if self.bump_epoch {
+        if self.bump_due() {
             // Answers read above broke a sequence: the epoch is bumped before anything else goes.
             return Ok(0);
         }

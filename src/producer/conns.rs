@@ -138,7 +138,7 @@ where
             Some(frame) => {
                 // The response header of ApiVersions is always v0: the 4-byte correlation id.
                 let body = frame.get(4..).unwrap_or_default();
-                match ApiVersionsResponse::decode_with_fallback(body, version) {
+                match ApiVersionsResponse::decode_keys_with_fallback(body, version) {
                     Ok((_, response)) => {
                         let code = ErrorCode::from_code(response.error_code);
                         if code.is_error() {

@@ -9,7 +9,7 @@ use super::metadata::UpdateError;
 use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{ApiKey, Array, MetadataRequest, MetadataRequestTopic, Request};
+use crate::protocol::{ApiKey, MetadataRequest, Request};
 
 /// How often a topic's metadata is asked for again while the broker says it is not ready yet
 /// (LEADER_NOT_AVAILABLE right after auto-creation), and how long to wait in between.
@@ -60,18 +60,12 @@ where
     /// Asks any broker for `topic`'s metadata and caches it.
     pub(super) async fn fetch_metadata(&mut self, topic: &'a str) -> Res<'a, usize, C> {
         let ci = self.connect(None).await?;
-        let topics = [MetadataRequestTopic {
-            name: Some(topic),
-            ..Default::default()
-        }];
-        let request = MetadataRequest {
-            topics: Some(Array::from(&topics)),
-            // As the Java producer: a broker that auto-creates topics may create it.
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        };
         let version = self.version(ci, ApiKey::Metadata)?;
-        if let Err(e) = self.round_trip(ci, &request, version).await {
+        // As the Java producer: a broker that auto-creates topics may create it.
+        let (id, n) = self.encoded(ApiKey::Metadata, |out, header| {
+            super::requests::metadata(out, header, topic, version)
+        })?;
+        if let Err(e) = self.exchange(ci, ApiKey::Metadata, version, id, n).await {
             return Err(self.conn_failed(ci, e));
         }
         let decoded = self

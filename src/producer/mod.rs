@@ -125,6 +125,7 @@ mod produce;
 #[allow(clippy::module_inception)]
 mod producer;
 mod records;
+mod requests;
 mod retry;
 mod send;
 mod slot;

@@ -9,7 +9,7 @@ use super::metadata::UpdateError;
 use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{ApiKey, MetadataRequest, Request};
+use crate::protocol::ApiKey;
 
 /// How often a topic's metadata is asked for again while the broker says it is not ready yet
 /// (LEADER_NOT_AVAILABLE right after auto-creation), and how long to wait in between.
@@ -71,21 +71,25 @@ where
         let decoded = self
             .reader
             .frame()
-            .map(|frame| MetadataRequest::decode_response(frame, version));
+            .map(|frame| super::answers::metadata(frame, version, topic));
         let updated = match decoded {
-            Some(Ok((_, response))) => {
+            Some(Ok(response)) => {
                 let updated = self.metadata.update(topic, &response, self.clock.now_ms());
                 // Brokers known by name only: resolve them now, while their names are in the
                 // receive buffer (the cache keeps addresses, not names).
-                for b in response.brokers.iter() {
-                    if self.metadata.broker(b.node_id) != Some(None) {
+                let listed = response
+                    .brokers
+                    .get(..response.n_brokers)
+                    .unwrap_or_default();
+                for &(node_id, host, port) in listed {
+                    if self.metadata.broker(node_id) != Some(None) {
                         continue;
                     }
-                    match self.dns.get_host_by_name(b.host, AddrType::Either).await {
+                    match self.dns.get_host_by_name(host, AddrType::Either).await {
                         Ok(ip) => {
-                            if let Ok(port) = u16::try_from(b.port) {
+                            if let Ok(port) = u16::try_from(port) {
                                 self.metadata
-                                    .set_broker_addr(b.node_id, SocketAddr::new(ip, port));
+                                    .set_broker_addr(node_id, SocketAddr::new(ip, port));
                             }
                         }
                         Err(_) => warn!("a broker's host name could not be resolved"),

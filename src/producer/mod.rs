@@ -105,6 +105,7 @@
 //! numbers).
 #![allow(async_fn_in_trait)]
 
+mod answers;
 #[cfg(feature = "sasl")]
 mod auth;
 mod backoff;

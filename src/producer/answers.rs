@@ -1,18 +1,19 @@
-//! The Metadata answer read by hand, in one pass: only what the producer keeps (the brokers'
-//! ids and addresses, the asked topic's error code and each partition's leader) is taken, and
-//! every other field is stepped over with its framing checked, so that a body the generated
-//! decoder refuses for its framing (cut short, a length past the end, bytes left over) is
-//! refused here too. The generated decoder builds every field of every version and walks the
-//! arrays twice (once to check, once to read); a firmware carries a fraction of it this way.
-//! The tests check this reader against the generated decoder at every version.
+//! The Metadata and Produce answers read by hand, in one pass: only what the producer uses
+//! (the brokers' ids and addresses, the asked topic's error code and each partition's leader;
+//! each partition's error code and offsets) is taken, and every other field is stepped over
+//! with its framing checked, so that a body the generated decoder refuses for its framing
+//! (cut short, a length past the end, bytes left over, tags out of order) is refused here too.
+//! The generated decoders build every field of every version (tagged fields included) and
+//! walk the arrays twice (once to check, once to read); a firmware carries a fraction of them
+//! this way. The tests check these readers against the generated decoders at every version.
 
 use super::metadata::{MAX_BROKERS, MAX_PARTITIONS};
 use crate::protocol::{ApiKey, Decode, ErrorCode, ResponseHeader, response_header_version};
 use crate::wire::DecodeError;
 use crate::wire::decode::{self, IResult, within};
 
-/// The name errors of this reader give for what they were reading.
-const WHAT: &str = "MetadataResponse";
+/// The name errors of these readers give for what they were reading.
+const WHAT: &str = "response";
 
 /// What the producer takes from a Metadata response.
 pub(super) struct MetadataAnswer<'b> {
@@ -41,17 +42,7 @@ pub(super) fn metadata<'b>(
     version: i16,
     topic: &str,
 ) -> Result<MetadataAnswer<'b>, DecodeError> {
-    if !ApiKey::Metadata
-        .supported()
-        .is_some_and(|r| r.contains(version))
-    {
-        return Err(DecodeError::UnsupportedVersion {
-            api: ApiKey::Metadata.key(),
-            version,
-        });
-    }
-    let (body, _) =
-        ResponseHeader::decode(frame, response_header_version(ApiKey::Metadata, version))?;
+    let body = body(frame, ApiKey::Metadata, version)?;
     let mut c = Cursor {
         rest: body,
         flexible: version >= 9,
@@ -132,13 +123,82 @@ pub(super) fn metadata<'b>(
         c.i32()?; // cluster_authorized_operations
     }
     c.tags()?;
-    if !c.rest.is_empty() {
-        return Err(DecodeError::TrailingBytes {
-            what: "message",
-            count: c.rest.len(),
+    c.end()?;
+    Ok(answer)
+}
+
+/// What the producer takes of one partition's answer in a Produce response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PartitionAnswer {
+    pub(super) index: i32,
+    pub(super) error_code: i16,
+    pub(super) base_offset: i64,
+    pub(super) log_append_time_ms: i64,
+    /// -1 before v5.
+    pub(super) log_start_offset: i64,
+}
+
+/// Reads the Produce response `frame` (header, body) to a request sent at `version`, calling
+/// `each` with every partition answer in order, with the index of its topic entry in the
+/// response and the topic's name; returns `throttle_time_ms`. A frame that does not decode
+/// may have called `each` for some partitions before failing: the caller keeps nothing then.
+pub(super) fn produce(
+    frame: &[u8],
+    version: i16,
+    each: &mut dyn FnMut(usize, &str, PartitionAnswer),
+) -> Result<i32, DecodeError> {
+    let body = body(frame, ApiKey::Produce, version)?;
+    let mut c = Cursor {
+        rest: body,
+        flexible: version >= 9,
+    };
+    for topic in 0..c.len()? {
+        let name = c.string()?;
+        for _ in 0..c.len()? {
+            let index = c.i32()?;
+            let error_code = c.i16()?;
+            let base_offset = c.i64()?;
+            let log_append_time_ms = c.i64()?;
+            let log_start_offset = if version >= 5 { c.i64()? } else { -1 };
+            if version >= 8 {
+                for _ in 0..c.len()? {
+                    c.i32()?; // batch_index
+                    c.nullable_string()?; // batch_index_error_message
+                    c.tags()?;
+                }
+                c.nullable_string()?; // error_message
+            }
+            c.tags()?; // current_leader (v10+) among them
+            each(
+                topic,
+                name,
+                PartitionAnswer {
+                    index,
+                    error_code,
+                    base_offset,
+                    log_append_time_ms,
+                    log_start_offset,
+                },
+            );
+        }
+        c.tags()?;
+    }
+    let throttle_time_ms = c.i32()?;
+    c.tags()?; // node_endpoints (v10+) among them
+    c.end()?;
+    Ok(throttle_time_ms)
+}
+
+/// Checks `version` of `api` and reads past the response header of `frame`: the body.
+fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
+    if !api.supported().is_some_and(|r| r.contains(version)) {
+        return Err(DecodeError::UnsupportedVersion {
+            api: api.key(),
+            version,
         });
     }
-    Ok(answer)
+    let (body, _) = ResponseHeader::decode(frame, response_header_version(api, version))?;
+    Ok(body)
 }
 
 /// The unread rest of a body, and whether its version is flexible (compact lengths, tagged
@@ -161,6 +221,22 @@ impl<'b> Cursor<'b> {
 
     fn i32(&mut self) -> Result<i32, DecodeError> {
         self.run(decode::i32(self.rest))
+    }
+
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        self.run(decode::i64(self.rest))
+    }
+
+    /// Checks that the body was read to its end.
+    fn end(&self) -> Result<(), DecodeError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes {
+                what: "message",
+                count: self.rest.len(),
+            })
+        }
     }
 
     fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
@@ -326,5 +402,116 @@ mod tests {
             assert!(metadata(&longer[..n + 1], version, "readings").is_err());
         }
         assert!(metadata(&[0; 8], 13, "readings").is_err());
+    }
+
+    #[test]
+    fn produce_agrees_with_the_generated_decoder_at_every_version() {
+        use crate::protocol::{
+            BatchIndexAndErrorMessage, LeaderIdAndEpoch, PartitionProduceResponse, ProduceRequest,
+            ProduceResponse, TopicProduceResponse,
+        };
+        let record_errors = [BatchIndexAndErrorMessage {
+            batch_index: 3,
+            batch_index_error_message: Some("bad"),
+            ..Default::default()
+        }];
+        for version in 3..=11 {
+            let partitions = [
+                PartitionProduceResponse {
+                    index: 0,
+                    base_offset: 42,
+                    log_append_time_ms: -1,
+                    log_start_offset: if version >= 5 { 7 } else { -1 },
+                    ..Default::default()
+                },
+                PartitionProduceResponse {
+                    index: 1,
+                    error_code: 6,
+                    base_offset: -1,
+                    log_append_time_ms: 1_700_000_000_000,
+                    record_errors: if version >= 8 {
+                        Array::from(&record_errors)
+                    } else {
+                        Array::EMPTY
+                    },
+                    error_message: (version >= 8).then_some("not leader"),
+                    current_leader: if version >= 10 {
+                        LeaderIdAndEpoch {
+                            leader_id: 2,
+                            leader_epoch: 5,
+                            ..Default::default()
+                        }
+                    } else {
+                        LeaderIdAndEpoch::default()
+                    },
+                    ..Default::default()
+                },
+            ];
+            let topics = [
+                TopicProduceResponse {
+                    name: "a",
+                    partition_responses: Array::from(&partitions[..1]),
+                    ..Default::default()
+                },
+                TopicProduceResponse {
+                    name: "b",
+                    partition_responses: Array::from(&partitions),
+                    ..Default::default()
+                },
+            ];
+            let response = ProduceResponse {
+                responses: Array::from(&topics),
+                throttle_time_ms: 12,
+                ..Default::default()
+            };
+            let header = ResponseHeader {
+                correlation_id: 9,
+                ..Default::default()
+            };
+            let mut buf = [0u8; 512];
+            let mut w = crate::wire::Writer::new(&mut buf);
+            header
+                .encode(&mut w, response_header_version(ApiKey::Produce, version))
+                .unwrap();
+            response.encode(&mut w, version).unwrap();
+            let n = w.position();
+            let (_, full) = ProduceRequest::decode_response(&buf[..n], version).unwrap();
+            let mut seen = [None; 3];
+            let mut k = 0;
+            let throttle = produce(&buf[..n], version, &mut |topic, name, p| {
+                seen[k] = Some((topic, name == ["a", "b"][topic], p));
+                k += 1;
+            })
+            .unwrap();
+            assert_eq!(throttle, full.throttle_time_ms, "v{version}");
+            assert_eq!(k, 3, "v{version}");
+            let mut i = 0;
+            for (ti, t) in full.responses.iter().enumerate() {
+                for p in t.partition_responses.iter() {
+                    let expected = PartitionAnswer {
+                        index: p.index,
+                        error_code: p.error_code,
+                        base_offset: p.base_offset,
+                        log_append_time_ms: p.log_append_time_ms,
+                        log_start_offset: p.log_start_offset,
+                    };
+                    assert_eq!(seen[i], Some((ti, true, expected)), "v{version}");
+                    i += 1;
+                }
+            }
+            for cut in [n - 1, n / 2, 3] {
+                assert!(
+                    ProduceRequest::decode_response(&buf[..cut], version).is_err(),
+                    "v{version} cut at {cut} (generated)"
+                );
+                assert!(
+                    produce(&buf[..cut], version, &mut |_, _, _| {}).is_err(),
+                    "v{version} cut at {cut}"
+                );
+            }
+            let mut longer = buf;
+            longer[n] = 0;
+            assert!(produce(&longer[..n + 1], version, &mut |_, _, _| {}).is_err());
+        }
     }
 }

@@ -336,43 +336,58 @@ where
         let tie = Some((ci as u8, answered.correlation_id));
         // Outcomes are gathered first (the response borrows the receive buffer), then applied.
         let mut results = [None; B];
-        let mut throttle_ms = 0;
+        // The index, in the response, of the topic entry each slot's answer is looked for in:
+        // the first one with its topic's name (as `ProduceResponse::partition` looks).
+        let mut entry = [None; B];
+        let slots = &self.slots;
+        let metadata = &self.metadata;
         let decoded = match self.reader.frame() {
-            Some(frame) => ProduceRequest::decode_response(frame, version).map(|(_, response)| {
-                throttle_ms = response.throttle_time_ms;
-                for (si, slot) in self.slots.iter().enumerate() {
-                    if slot.sent != tie {
+            Some(frame) => super::answers::produce(frame, version, &mut |topic, name, p| {
+                for (si, slot) in slots.iter().enumerate() {
+                    if slot.sent != tie
+                        || metadata.topic_at(slot.topic).map_or("", |t| t.name) != name
+                    {
                         continue;
                     }
-                    let name = self.metadata.topic_at(slot.topic).map_or("", |t| t.name);
+                    let Some(e) = entry.get_mut(si) else { continue };
+                    if *e.get_or_insert(topic) != topic
+                        || p.index != slot.partition as i32
+                        || results.get(si).is_some_and(Option::is_some)
+                    {
+                        continue;
+                    }
                     let partition = slot.partition;
-                    let mut log_start = None;
-                    let result = match response.partition(name, partition as i32) {
-                        None => Err(DeliveryError::MissingFromResponse { partition }),
-                        Some(p) => {
-                            // From v5 on; -1 there: the broker did not know it.
-                            if version >= 5 {
-                                log_start = Some(p.log_start_offset);
-                            }
-                            let code = ErrorCode::from_code(p.error_code);
-                            // A batch sent again whose first copy was stored: delivered (the
-                            // offset is the broker's, -1 when it does not say).
-                            if code.is_error() && code != ErrorCode::DuplicateSequenceNumber {
-                                Err(DeliveryError::Broker { code, partition })
-                            } else {
-                                Ok(Some((p.base_offset, p.log_append_time_ms)))
-                            }
-                        }
+                    // From v5 on; -1 there: the broker did not know it.
+                    let log_start = (version >= 5).then_some(p.log_start_offset);
+                    let code = ErrorCode::from_code(p.error_code);
+                    // A batch sent again whose first copy was stored: delivered (the offset is
+                    // the broker's, -1 when it does not say).
+                    let result = if code.is_error() && code != ErrorCode::DuplicateSequenceNumber {
+                        Err(DeliveryError::Broker { code, partition })
+                    } else {
+                        Ok(Some((p.base_offset, p.log_append_time_ms)))
                     };
                     if let Some(r) = results.get_mut(si) {
                         *r = Some((result, log_start));
                     }
                 }
+            })
+            .map(|throttle_ms| {
+                // A slot of this request its answer does not name.
+                for (si, slot) in slots.iter().enumerate() {
+                    if slot.sent == tie
+                        && let Some(r @ None) = results.get_mut(si)
+                    {
+                        let partition = slot.partition;
+                        *r = Some((Err(DeliveryError::MissingFromResponse { partition }), None));
+                    }
+                }
+                throttle_ms
             }),
-            None => Ok(()),
+            None => Ok(0),
         };
         self.reader.consume();
-        decoded.map_err(|error| Error::Decode {
+        let throttle_ms = decoded.map_err(|error| Error::Decode {
             api: ApiKey::Produce,
             broker: self.conn_addr(ci),
             error,

@@ -260,19 +260,26 @@ where
         let broker = conn.addr;
         let (tx, slots) = (&*self.tx, &self.slots);
         let write = async move {
+            // Piece 2k: TX up to cut k (its rest after the last); piece 2k + 1: cut k's batch.
+            // One write, awaited in one place (each await of it costs a copy of its polling).
             let mut from = 0;
-            for &(at, si) in cuts {
-                conn.write(tx.get(from..at).unwrap_or_default()).await?;
-                if let Some(Slot {
-                    region: Region::Sealed(buf, len),
-                    ..
-                }) = slots.get(si)
-                {
-                    conn.write(buf.get(..*len).unwrap_or_default()).await?;
-                }
-                from = at;
+            for piece in 0..=2 * cuts.len() {
+                let bytes = if piece % 2 == 0 {
+                    let at = cuts.get(piece / 2).map_or(used, |&(at, _)| at);
+                    let bytes = tx.get(from..at).unwrap_or_default();
+                    from = at;
+                    bytes
+                } else {
+                    match cuts.get(piece / 2).and_then(|&(_, si)| slots.get(si)) {
+                        Some(Slot {
+                            region: Region::Sealed(buf, len),
+                            ..
+                        }) => buf.get(..*len).unwrap_or_default(),
+                        _ => &[],
+                    }
+                };
+                conn.write(bytes).await?;
             }
-            conn.write(tx.get(from..used).unwrap_or_default()).await?;
             conn.flush().await
         };
         // A broker that stops reading (a full TCP window) must not hold the producer forever.

@@ -43,45 +43,42 @@ pub(super) fn metadata<'b>(
     topic: &str,
 ) -> Result<MetadataAnswer<'b>, DecodeError> {
     let body = body(frame, ApiKey::Metadata, version)?;
-    let mut c = Cursor {
-        rest: body,
-        flexible: version >= 9,
-    };
+    let mut c = Cursor::new(body, version >= 9);
     if version >= 3 {
-        c.i32()?; // throttle_time_ms
+        c.i32(); // throttle_time_ms
     }
     let mut answer = MetadataAnswer {
         brokers: [(0, "", 0); MAX_BROKERS],
         n_brokers: 0,
         topic: None,
     };
-    for _ in 0..c.len()? {
-        let node_id = c.i32()?;
-        let host = c.string()?;
-        let port = c.i32()?;
-        c.nullable_string()?; // rack
-        c.tags()?;
+    for _ in 0..c.len() {
+        let node_id = c.i32();
+        let host = c.string();
+        let port = c.i32();
+        c.nullable_string(); // rack
+        c.tags();
         if let Some(b) = answer.brokers.get_mut(answer.n_brokers) {
             *b = (node_id, host, port);
             answer.n_brokers += 1;
         }
     }
     if version >= 2 {
-        c.nullable_string()?; // cluster_id
+        c.nullable_string(); // cluster_id
     }
-    c.i32()?; // controller_id
-    for _ in 0..c.len()? {
-        let error_code = c.i16()?;
+    c.i32(); // controller_id
+    for _ in 0..c.len() {
+        let error_code = c.i16();
         let name = if version >= 12 {
-            c.nullable_string()?
+            c.nullable_string()
         } else {
-            Some(c.string()?)
+            Some(c.string())
         };
         if version >= 10 {
-            c.skip(16)?; // topic_id
+            c.skip(16); // topic_id
         }
-        c.skip(1)?; // is_internal (v1+, the least version spoken)
-        let partitions = c.len()?;
+        c.skip(1); // is_internal (v1+, the least version spoken)
+        let partitions = c.len();
         let mut t = TopicAnswer {
             error_code,
             partitions,
@@ -89,18 +86,18 @@ pub(super) fn metadata<'b>(
             failed: None,
         };
         for _ in 0..partitions {
-            let code = ErrorCode::from_code(c.i16()?);
-            let index = c.i32()?;
-            let leader = c.i32()?;
+            let code = ErrorCode::from_code(c.i16());
+            let index = c.i32();
+            let leader = c.i32();
             if version >= 7 {
-                c.i32()?; // leader_epoch
+                c.i32(); // leader_epoch
             }
-            c.int32s()?; // replica_nodes
-            c.int32s()?; // isr_nodes
+            c.int32s(); // replica_nodes
+            c.int32s(); // isr_nodes
             if version >= 5 {
-                c.int32s()?; // offline_replicas
+                c.int32s(); // offline_replicas
             }
-            c.tags()?;
+            c.tags();
             if code.is_error() && !code.is_retriable() && t.failed.is_none() {
                 t.failed = Some((index, code));
             }
@@ -112,17 +109,17 @@ pub(super) fn metadata<'b>(
             }
         }
         if version >= 8 {
-            c.i32()?; // topic_authorized_operations
+            c.i32(); // topic_authorized_operations
         }
-        c.tags()?;
+        c.tags();
         if answer.topic.is_none() && name == Some(topic) {
             answer.topic = Some(t);
         }
     }
     if (8..=10).contains(&version) {
-        c.i32()?; // cluster_authorized_operations
+        c.i32(); // cluster_authorized_operations
     }
-    c.tags()?;
+    c.tags();
     c.end()?;
     Ok(answer)
 }
@@ -141,34 +138,34 @@ pub(super) struct PartitionAnswer {
 /// Reads the Produce response `frame` (header, body) to a request sent at `version`, calling
 /// `each` with every partition answer in order, with the index of its topic entry in the
 /// response and the topic's name; returns `throttle_time_ms`. A frame that does not decode
-/// may have called `each` for some partitions before failing: the caller keeps nothing then.
+/// may have called `each` for the partitions before the fault: the caller keeps nothing then.
 pub(super) fn produce(
     frame: &[u8],
     version: i16,
     each: &mut dyn FnMut(usize, &str, PartitionAnswer),
 ) -> Result<i32, DecodeError> {
     let body = body(frame, ApiKey::Produce, version)?;
-    let mut c = Cursor {
-        rest: body,
-        flexible: version >= 9,
-    };
-    for topic in 0..c.len()? {
-        let name = c.string()?;
-        for _ in 0..c.len()? {
-            let index = c.i32()?;
-            let error_code = c.i16()?;
-            let base_offset = c.i64()?;
-            let log_append_time_ms = c.i64()?;
-            let log_start_offset = if version >= 5 { c.i64()? } else { -1 };
+    let mut c = Cursor::new(body, version >= 9);
+    for topic in 0..c.len() {
+        let name = c.string();
+        for _ in 0..c.len() {
+            let index = c.i32();
+            let error_code = c.i16();
+            let base_offset = c.i64();
+            let log_append_time_ms = c.i64();
+            let log_start_offset = if version >= 5 { c.i64() } else { -1 };
             if version >= 8 {
-                for _ in 0..c.len()? {
-                    c.i32()?; // batch_index
-                    c.nullable_string()?; // batch_index_error_message
-                    c.tags()?;
+                for _ in 0..c.len() {
+                    c.i32(); // batch_index
+                    c.nullable_string(); // batch_index_error_message
+                    c.tags();
                 }
-                c.nullable_string()?; // error_message
+                c.nullable_string(); // error_message
             }
-            c.tags()?; // current_leader (v10+) among them
+            c.tags(); // current_leader (v10+) among them
+            if c.error.is_some() {
+                break;
+            }
             each(
                 topic,
                 name,
@@ -181,10 +178,10 @@ pub(super) fn produce(
                 },
             );
         }
-        c.tags()?;
+        c.tags();
     }
-    let throttle_time_ms = c.i32()?;
-    c.tags()?; // node_endpoints (v10+) among them
+    let throttle_time_ms = c.i32();
+    c.tags(); // node_endpoints (v10+) among them
     c.end()?;
     Ok(throttle_time_ms)
 }
@@ -201,49 +198,61 @@ fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
     Ok(body)
 }
 
-/// The unread rest of a body, and whether its version is flexible (compact lengths, tagged
-/// fields).
+/// The unread rest of a body, whether its version is flexible (compact lengths, tagged
+/// fields), and the first error met. A read that fails records its error, empties the rest
+/// and gives a default value, and so does every read after it: the readers above check once,
+/// at the end, instead of after every field (each of those checks cost flash), and throw away
+/// what they read when there was an error.
 struct Cursor<'b> {
     rest: &'b [u8],
     flexible: bool,
+    error: Option<DecodeError>,
 }
 
 impl<'b> Cursor<'b> {
-    fn run<T>(&mut self, read: IResult<'b, T>) -> Result<T, DecodeError> {
-        let (rest, value) = within(WHAT, read)?;
-        self.rest = rest;
-        Ok(value)
-    }
-
-    fn i16(&mut self) -> Result<i16, DecodeError> {
-        self.run(decode::i16(self.rest))
-    }
-
-    fn i32(&mut self) -> Result<i32, DecodeError> {
-        self.run(decode::i32(self.rest))
-    }
-
-    fn i64(&mut self) -> Result<i64, DecodeError> {
-        self.run(decode::i64(self.rest))
-    }
-
-    /// Checks that the body was read to its end.
-    fn end(&self) -> Result<(), DecodeError> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(DecodeError::TrailingBytes {
-                what: "message",
-                count: self.rest.len(),
-            })
+    fn new(rest: &'b [u8], flexible: bool) -> Self {
+        Self {
+            rest,
+            flexible,
+            error: None,
         }
     }
 
-    fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
-        self.run(decode::take(self.rest, n)).map(drop)
+    fn run<T: Default>(&mut self, read: IResult<'b, T>) -> T {
+        match within(WHAT, read) {
+            Ok((rest, value)) => {
+                self.rest = rest;
+                value
+            }
+            Err(e) => {
+                self.fail(e);
+                T::default()
+            }
+        }
     }
 
-    fn string(&mut self) -> Result<&'b str, DecodeError> {
+    fn fail(&mut self, e: DecodeError) {
+        self.error.get_or_insert(e);
+        self.rest = &[];
+    }
+
+    fn i16(&mut self) -> i16 {
+        self.run(decode::i16(self.rest))
+    }
+
+    fn i32(&mut self) -> i32 {
+        self.run(decode::i32(self.rest))
+    }
+
+    fn i64(&mut self) -> i64 {
+        self.run(decode::i64(self.rest))
+    }
+
+    fn skip(&mut self, n: usize) {
+        self.run(decode::take(self.rest, n));
+    }
+
+    fn string(&mut self) -> &'b str {
         self.run(if self.flexible {
             decode::compact_string(self.rest)
         } else {
@@ -251,7 +260,7 @@ impl<'b> Cursor<'b> {
         })
     }
 
-    fn nullable_string(&mut self) -> Result<Option<&'b str>, DecodeError> {
+    fn nullable_string(&mut self) -> Option<&'b str> {
         self.run(if self.flexible {
             decode::compact_nullable_string(self.rest)
         } else {
@@ -259,27 +268,49 @@ impl<'b> Cursor<'b> {
         })
     }
 
-    /// An array's length (not null).
-    fn len(&mut self) -> Result<usize, DecodeError> {
-        self.run(if self.flexible {
+    /// An array's length (not null). A count larger than the bytes left is refused at once
+    /// (every entry takes a byte at least): the loops over entries stay as short as the body.
+    fn len(&mut self) -> usize {
+        let n = self.run(if self.flexible {
             decode::compact_array_len(self.rest)
         } else {
             decode::array_len(self.rest)
-        })
+        });
+        if n > self.rest.len() {
+            let left = self.rest.len();
+            self.fail(DecodeError::TooManyEntries {
+                what: WHAT,
+                count: n,
+                left,
+            });
+            return 0;
+        }
+        n
     }
 
     /// An array of `INT32`, stepped over.
-    fn int32s(&mut self) -> Result<(), DecodeError> {
-        let n = self.len()?;
-        self.skip(n.saturating_mul(4))
+    fn int32s(&mut self) {
+        let n = self.len();
+        self.skip(n.saturating_mul(4));
     }
 
     /// A tagged-field section (flexible versions only), checked and stepped over.
-    fn tags(&mut self) -> Result<(), DecodeError> {
+    fn tags(&mut self) {
         if self.flexible {
-            self.run(decode::tagged_fields(self.rest))?;
+            self.run(decode::tagged_fields(self.rest));
         }
-        Ok(())
+    }
+
+    /// The first error, or one for bytes left after the body.
+    fn end(self) -> Result<(), DecodeError> {
+        match self.error {
+            Some(e) => Err(e),
+            None if self.rest.is_empty() => Ok(()),
+            None => Err(DecodeError::TrailingBytes {
+                what: "message",
+                count: self.rest.len(),
+            }),
+        }
     }
 }
 
@@ -513,5 +544,23 @@ mod tests {
             longer[n] = 0;
             assert!(produce(&longer[..n + 1], version, &mut |_, _, _| {}).is_err());
         }
+    }
+
+    /// A forged entry count is refused at once, not walked.
+    #[test]
+    fn a_count_past_the_body_is_refused() {
+        // Produce v8: header (correlation id), then a topic count of 2^31 - 1.
+        let frame = [0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+        assert!(matches!(
+            produce(&frame, 8, &mut |_, _, _| panic!("no partition")),
+            Err(DecodeError::TooManyEntries { .. })
+        ));
+        // Metadata v1: correlation id, no brokers, no cluster id before v2, controller id,
+        // then a topic count of 2^31 - 1.
+        let frame = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            metadata(&frame, 1, "t"),
+            Err(DecodeError::TooManyEntries { .. })
+        ));
     }
 }

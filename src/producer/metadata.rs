@@ -2,7 +2,7 @@
 //! leader; the brokers' addresses. Filled from Metadata responses, copied out of the receive
 //! buffer (the response itself is not kept).
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 
 use super::answers::MetadataAnswer;
 use crate::protocol::ErrorCode;
@@ -131,9 +131,7 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
             .get(..response.n_brokers)
             .unwrap_or_default();
         for (slot, &(node_id, host, port)) in self.brokers.iter_mut().zip(listed) {
-            let addr = host
-                .parse::<IpAddr>()
-                .ok()
+            let addr = super::ip::parse(host)
                 .zip(u16::try_from(port).ok())
                 .map(|(ip, port)| SocketAddr::new(ip, port));
             *slot = Some(BrokerAddr { node_id, addr });

@@ -121,6 +121,7 @@ mod delivery;
 mod epoch;
 mod error;
 mod flush;
+mod ip;
 mod metadata;
 mod produce;
 #[allow(clippy::module_inception)]

@@ -1,5 +1,5 @@
-//! The Metadata and Produce answers read by hand, in one pass: only what the producer uses
-//! (the brokers' ids and addresses, the asked topic's error code and each partition's leader;
+//! The ApiVersions, Metadata and Produce answers read by hand, in one pass: only what the producer uses
+//! (the versions to negotiate; the brokers' ids and addresses, the asked topic's error code and each partition's leader;
 //! each partition's error code and offsets) is taken, and every other field is stepped over
 //! with its framing checked, so that a body the generated decoder refuses for its framing
 //! (cut short, a length past the end, bytes left over, tags out of order) is refused here too.
@@ -8,7 +8,10 @@
 //! this way. The tests check these readers against the generated decoders at every version.
 
 use super::metadata::{MAX_BROKERS, MAX_PARTITIONS};
-use crate::protocol::{ApiKey, Decode, ErrorCode, ResponseHeader, response_header_version};
+use crate::protocol::{
+    ApiKey, Decode, ErrorCode, NegotiatedVersions, ResponseHeader, VersionError,
+    response_header_version,
+};
 use crate::wire::DecodeError;
 use crate::wire::decode::{self, IResult, within};
 
@@ -186,14 +189,65 @@ pub(super) fn produce(
     Ok(throttle_time_ms)
 }
 
-/// Checks `version` of `api` and reads past the response header of `frame`: the body.
-fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
-    if !api.supported().is_some_and(|r| r.contains(version)) {
-        return Err(DecodeError::UnsupportedVersion {
+/// `UNSUPPORTED_VERSION`: the error code of an ApiVersions response to a version the broker
+/// does not speak, written at v0 whatever the request's version.
+const UNSUPPORTED_VERSION: i16 = 35;
+
+/// Reads the ApiVersions response `body` (after the correlation id: its header is v0 at every
+/// version) to a request sent at `version` (at v0 if the broker answered UNSUPPORTED_VERSION,
+/// as the Java client reads it), negotiating while it reads: the error code, and the
+/// negotiated versions or why one of `required` cannot be used. The broker's features (tagged
+/// fields of v3+) are checked to be well framed, not read.
+pub(super) fn api_versions(
+    body: &[u8],
+    version: i16,
+    required: &[ApiKey],
+) -> Result<(i16, Result<NegotiatedVersions, VersionError>), DecodeError> {
+    let mut c = Cursor::new(body, false);
+    let error_code = c.i16();
+    let version = if error_code == UNSUPPORTED_VERSION {
+        0
+    } else {
+        version
+    };
+    check(ApiKey::ApiVersions, version)?;
+    c.flexible = version >= 3;
+    let mut left = c.len();
+    let negotiated = NegotiatedVersions::from_broker(
+        core::iter::from_fn(|| {
+            if left == 0 || c.error.is_some() {
+                return None;
+            }
+            left -= 1;
+            let key = (c.i16(), c.i16(), c.i16());
+            c.tags();
+            Some(key)
+        }),
+        required,
+    );
+    if version >= 1 {
+        c.i32(); // throttle_time_ms
+    }
+    c.tags();
+    c.end()?;
+    Ok((error_code, negotiated))
+}
+
+/// Fails unless this crate speaks `version` of `api`.
+fn check(api: ApiKey, version: i16) -> Result<(), DecodeError> {
+    if api.supported().is_some_and(|r| r.contains(version)) {
+        Ok(())
+    } else {
+        Err(DecodeError::UnsupportedVersion {
             api: api.key(),
             version,
-        });
+        })
     }
+}
+
+/// Checks `version` of `api` and reads past the response header of `frame`: the body.
+fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
+    check(api, version)?;
     let (body, _) = ResponseHeader::decode(frame, response_header_version(api, version))?;
     Ok(body)
 }
@@ -562,5 +616,79 @@ mod tests {
             metadata(&frame, 1, "t"),
             Err(DecodeError::TooManyEntries { .. })
         ));
+    }
+
+    /// ApiVersions read while negotiating gives what the full decoder and
+    /// `NegotiatedVersions::from_broker` give, at every version and on the fallback to v0.
+    #[test]
+    fn api_versions_agrees_with_the_generated_decoder_at_every_version() {
+        use crate::protocol::{ApiVersion, ApiVersionsResponse, SupportedFeatureKey};
+        let keys = [
+            ApiVersion {
+                api_key: 18,
+                min_version: 0,
+                max_version: 4,
+                ..Default::default()
+            },
+            ApiVersion {
+                api_key: 3,
+                min_version: 0,
+                max_version: 12,
+                ..Default::default()
+            },
+            ApiVersion {
+                api_key: 0,
+                min_version: 3,
+                max_version: 11,
+                ..Default::default()
+            },
+        ];
+        let features = [SupportedFeatureKey {
+            name: "metadata.version",
+            min_version: 1,
+            max_version: 20,
+            ..Default::default()
+        }];
+        let required = [ApiKey::ApiVersions, ApiKey::Metadata, ApiKey::Produce];
+        for (version, error_code) in (0..=4).map(|v| (v, 0)).chain([(0, UNSUPPORTED_VERSION)]) {
+            let response = ApiVersionsResponse {
+                error_code,
+                api_keys: Array::from(&keys),
+                throttle_time_ms: if version >= 1 { 7 } else { 0 },
+                supported_features: if version >= 3 {
+                    Array::from(&features)
+                } else {
+                    Array::EMPTY
+                },
+                ..Default::default()
+            };
+            let mut buf = [0u8; 128];
+            let n = response.encode_to_slice(&mut buf, version).unwrap();
+            let asked = if error_code == 0 { version } else { 4 };
+            let (_, full) = ApiVersionsResponse::decode_with_fallback(&buf[..n], asked).unwrap();
+            let expected = NegotiatedVersions::from_broker(
+                full.api_keys
+                    .iter()
+                    .map(|k| (k.api_key, k.min_version, k.max_version)),
+                &required,
+            );
+            let (code, negotiated) = api_versions(&buf[..n], asked, &required).unwrap();
+            assert_eq!(code, full.error_code, "v{version}");
+            assert_eq!(negotiated, expected, "v{version}");
+            assert!(negotiated.is_ok(), "v{version}");
+            assert!(api_versions(&buf[..n - 1], asked, &required).is_err());
+            let mut longer = buf;
+            longer[n] = 0;
+            assert!(api_versions(&longer[..n + 1], asked, &required).is_err());
+        }
+        // A required API the broker lacks: the negotiation says so, the body decodes.
+        let response = ApiVersionsResponse {
+            api_keys: Array::from(&keys[..2]),
+            ..Default::default()
+        };
+        let mut buf = [0u8; 64];
+        let n = response.encode_to_slice(&mut buf, 3).unwrap();
+        let (_, negotiated) = api_versions(&buf[..n], 3, &required).unwrap();
+        assert!(negotiated.is_err());
     }
 }

@@ -11,8 +11,7 @@ use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
 use crate::protocol::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ErrorCode, InFlightRequest,
-    NegotiatedVersions, Request, RequestHeader,
+    ApiKey, ApiVersionsRequest, ErrorCode, InFlightRequest, Request, RequestHeader,
 };
 use crate::wire::EncodeError;
 
@@ -138,9 +137,9 @@ where
             Some(frame) => {
                 // The response header of ApiVersions is always v0: the 4-byte correlation id.
                 let body = frame.get(4..).unwrap_or_default();
-                match ApiVersionsResponse::decode_keys_with_fallback(body, version) {
-                    Ok((_, response)) => {
-                        let code = ErrorCode::from_code(response.error_code);
+                match super::answers::api_versions(body, version, &REQUIRED) {
+                    Ok((error_code, negotiated)) => {
+                        let code = ErrorCode::from_code(error_code);
                         if code.is_error() {
                             Err(Error::Broker {
                                 api: ApiKey::ApiVersions,
@@ -149,14 +148,7 @@ where
                                 partition: None,
                             })
                         } else {
-                            NegotiatedVersions::from_broker(
-                                response
-                                    .api_keys
-                                    .iter()
-                                    .map(|k| (k.api_key, k.min_version, k.max_version)),
-                                &REQUIRED,
-                            )
-                            .map_err(Error::Version)
+                            negotiated.map_err(Error::Version)
                         }
                     }
                     Err(error) => Err(Error::Decode {

@@ -1,10 +1,10 @@
 //! Hand-written conveniences on the generated messages: what a producer asks of them most.
 
-use super::codec::{self, Decode, Request};
+use super::codec::Decode;
 use super::messages::{
-    ApiVersionsRequest, ApiVersionsResponse, FetchResponse, FetchableTopicResponse,
-    MetadataResponse, MetadataResponseBroker, MetadataResponseTopic, PartitionData,
-    PartitionProduceResponse, ProduceResponse,
+    ApiVersionsResponse, FetchResponse, FetchableTopicResponse, MetadataResponse,
+    MetadataResponseBroker, MetadataResponseTopic, PartitionData, PartitionProduceResponse,
+    ProduceResponse,
 };
 use super::{ApiKey, VersionRange};
 use crate::record::{RecordBatches, RecordSets};
@@ -49,57 +49,6 @@ impl<'a> ApiVersionsResponse<'a> {
             version
         };
         Ok((version, Self::decode_exact(input, version)?))
-    }
-
-    /// [`decode_with_fallback`](Self::decode_with_fallback) for a client, which needs only
-    /// `error_code` and `api_keys` (and gets `throttle_time_ms`): the tagged fields of v3+
-    /// (the broker's features) are checked to be well framed but not read, so a producer
-    /// carries no decoder of them. The body must still end where the response does.
-    pub fn decode_keys_with_fallback(
-        input: &'a [u8],
-        version: i16,
-    ) -> Result<(i16, Self), DecodeError> {
-        let error = decode::within("ApiVersionsResponse.error_code", decode::i16(input))?.1;
-        let version = if error == UNSUPPORTED_VERSION {
-            0
-        } else {
-            version
-        };
-        codec::decode_version(
-            ApiKey::ApiVersions.key(),
-            ApiVersionsRequest::versions(),
-            version,
-        )?;
-        let flexible = version >= 3;
-        let (input, error_code) =
-            decode::within("ApiVersionsResponse.error_code", decode::i16(input))?;
-        let (input, api_keys) =
-            codec::array(input, version, flexible, "ApiVersionsResponse.api_keys")?;
-        let (input, throttle_time_ms) = if version >= 1 {
-            decode::within("ApiVersionsResponse.throttle_time_ms", decode::i32(input))?
-        } else {
-            (input, 0)
-        };
-        let input = if flexible {
-            codec::tagged_fields(input, "ApiVersionsResponse")?.0
-        } else {
-            input
-        };
-        if !input.is_empty() {
-            return Err(DecodeError::TrailingBytes {
-                what: "message",
-                count: input.len(),
-            });
-        }
-        Ok((
-            version,
-            Self {
-                error_code,
-                api_keys,
-                throttle_time_ms,
-                ..Self::default()
-            },
-        ))
     }
 }
 
@@ -204,77 +153,5 @@ mod tests {
             ApiVersionsResponse::decode_with_fallback(&buf[..n], 4).unwrap(),
             (4, ok)
         );
-    }
-
-    /// The client's reading of ApiVersions agrees with the full one on everything it reads,
-    /// at every version and on the fallback, skips the features, and refuses what the full
-    /// one refuses for its framing (a trailing byte, a cut body).
-    #[test]
-    fn api_versions_keys_only_agree_with_the_full_decoder() {
-        use crate::protocol::SupportedFeatureKey;
-        let keys = [
-            ApiVersion {
-                api_key: 18,
-                min_version: 0,
-                max_version: 4,
-                ..Default::default()
-            },
-            ApiVersion {
-                api_key: 3,
-                min_version: 0,
-                max_version: 12,
-                ..Default::default()
-            },
-        ];
-        let features = [SupportedFeatureKey {
-            name: "metadata.version",
-            min_version: 1,
-            max_version: 20,
-            ..Default::default()
-        }];
-        for version in 0..=4 {
-            let response = ApiVersionsResponse {
-                api_keys: Array::from(&keys),
-                throttle_time_ms: if version >= 1 { 7 } else { 0 },
-                supported_features: if version >= 3 {
-                    Array::from(&features)
-                } else {
-                    Array::EMPTY
-                },
-                finalized_features_epoch: if version >= 3 { 9 } else { -1 },
-                ..Default::default()
-            };
-            let mut buf = [0u8; 128];
-            let n = response.encode_to_slice(&mut buf, version).unwrap();
-            let (full_version, full) =
-                ApiVersionsResponse::decode_with_fallback(&buf[..n], version).unwrap();
-            let (lean_version, lean) =
-                ApiVersionsResponse::decode_keys_with_fallback(&buf[..n], version).unwrap();
-            assert_eq!(lean_version, full_version, "v{version}");
-            assert_eq!(lean.error_code, full.error_code, "v{version}");
-            assert_eq!(lean.api_keys, full.api_keys, "v{version}");
-            assert_eq!(lean.throttle_time_ms, full.throttle_time_ms, "v{version}");
-            assert!(
-                ApiVersionsResponse::decode_keys_with_fallback(&buf[..n - 1], version).is_err(),
-                "v{version} cut"
-            );
-            let mut longer = buf;
-            longer[n] = 0;
-            assert!(
-                ApiVersionsResponse::decode_keys_with_fallback(&longer[..n + 1], version).is_err(),
-                "v{version} trailing"
-            );
-        }
-        let v0 = ApiVersionsResponse {
-            error_code: UNSUPPORTED_VERSION,
-            api_keys: Array::from(&keys),
-            ..Default::default()
-        };
-        let mut buf = [0u8; 64];
-        let n = v0.encode_to_slice(&mut buf, 0).unwrap();
-        let (version, decoded) =
-            ApiVersionsResponse::decode_keys_with_fallback(&buf[..n], 4).unwrap();
-        assert_eq!((version, decoded.error_code), (0, UNSUPPORTED_VERSION));
-        assert_eq!(decoded.api_keys, v0.api_keys);
     }
 }

@@ -9,8 +9,7 @@
 
 use super::metadata::{MAX_BROKERS, MAX_PARTITIONS};
 use crate::protocol::{
-    ApiKey, Decode, ErrorCode, NegotiatedVersions, ResponseHeader, VersionError,
-    response_header_version,
+    ApiKey, ErrorCode, NegotiatedVersions, VersionError, response_header_version,
 };
 use crate::wire::DecodeError;
 use crate::wire::decode::{self, IResult, within};
@@ -245,11 +244,17 @@ fn check(api: ApiKey, version: i16) -> Result<(), DecodeError> {
     }
 }
 
-/// Checks `version` of `api` and reads past the response header of `frame`: the body.
+/// Checks `version` of `api` and reads past the response header of `frame` (the correlation
+/// id, which the connection has matched, and in header v1 tagged fields): the body.
 fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
     check(api, version)?;
-    let (body, _) = ResponseHeader::decode(frame, response_header_version(api, version))?;
-    Ok(body)
+    let mut c = Cursor::new(frame, response_header_version(api, version) >= 1);
+    c.skip(4);
+    c.tags();
+    match c.error {
+        Some(e) => Err(e),
+        None => Ok(c.rest),
+    }
 }
 
 /// The unread rest of a body, whether its version is flexible (compact lengths, tagged
@@ -373,7 +378,7 @@ mod tests {
     use super::*;
     use crate::protocol::{
         Array, Encode, MetadataRequest, MetadataResponse, MetadataResponseBroker,
-        MetadataResponsePartition, MetadataResponseTopic, Request,
+        MetadataResponsePartition, MetadataResponseTopic, Request, ResponseHeader,
     };
 
     /// A response as a broker writes it at `version`: the frame after the size.

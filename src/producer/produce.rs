@@ -8,9 +8,7 @@ use super::producer::{Producer, Res};
 use super::slot::{Region, Slot};
 use super::{Acks, Clock, Delay, DeliveryError, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{
-    ApiKey, ErrorCode, InFlightRequest, ProduceRequest, Request, RequestHeader, codec,
-};
+use crate::protocol::{ApiKey, ErrorCode, InFlightRequest, codec};
 use crate::wire::{EncodeError, Writer};
 
 pub(super) fn put_len(w: &mut Writer<'_>, n: usize, flexible: bool) -> Result<(), EncodeError> {
@@ -121,15 +119,12 @@ where
             let encoded: Result<(usize, usize), EncodeError> = (|| {
                 let flexible = version >= 9;
                 let size = w.reserve::<4>()?;
-                let header = RequestHeader {
-                    request_api_key: ApiKey::Produce.key(),
-                    request_api_version: version,
-                    ..RequestHeader::new(id, Some(self.config.client_id))
-                };
-                crate::protocol::Encode::encode(
-                    &header,
+                super::requests::put_header(
                     &mut w,
-                    ProduceRequest::request_header_version(version),
+                    ApiKey::Produce,
+                    version,
+                    id,
+                    Some(self.config.client_id),
                 )?;
                 codec::put_nullable_string(
                     &mut w,

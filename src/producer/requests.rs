@@ -5,7 +5,7 @@
 //! straight into TX takes a fraction of the flash. The tests check them byte for byte against
 //! the generated encoders at every version.
 
-use crate::protocol::{ApiKey, Encode, RequestHeader, request_header_version};
+use crate::protocol::{ApiKey, RequestHeader, request_header_version};
 use crate::wire::{EncodeError, Gap, Writer};
 
 /// What the producer says it is in ApiVersions v3+ (`client_software_name`/`_version`).
@@ -84,15 +84,46 @@ fn start<'o>(
             version,
         });
     }
-    let header = RequestHeader {
-        request_api_key: api.key(),
-        request_api_version: version,
-        ..*header
-    };
     let mut w = Writer::new(out);
     let size = w.reserve::<4>()?;
-    header.encode(&mut w, request_header_version(api, version))?;
+    put_header(
+        &mut w,
+        api,
+        version,
+        header.correlation_id,
+        header.client_id,
+    )?;
     Ok((w, size))
+}
+
+/// Writes a request header (v1, or v2 in flexible versions: with no tagged fields) for `api`
+/// at `version`. The client id is at most [`MAX_CLIENT_ID_LEN`](super::MAX_CLIENT_ID_LEN)
+/// bytes (the configuration is checked): its length always fits the `INT16` prefix.
+pub(super) fn put_header(
+    w: &mut Writer<'_>,
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+) -> Result<(), EncodeError> {
+    let mut fixed = [0u8; 10];
+    let len = client_id.map_or(-1, |c| c.len() as i16);
+    for (at, bytes) in [
+        (0, &api.key().to_be_bytes()[..]),
+        (2, &version.to_be_bytes()[..]),
+        (4, &correlation_id.to_be_bytes()[..]),
+        (8, &len.to_be_bytes()[..]),
+    ] {
+        if let Some(field) = fixed.get_mut(at..at + bytes.len()) {
+            field.copy_from_slice(bytes);
+        }
+    }
+    w.put_slice(&fixed)?;
+    w.put_slice(client_id.unwrap_or_default().as_bytes())?;
+    if request_header_version(api, version) >= 2 {
+        w.put_empty_tagged_fields()?;
+    }
+    Ok(())
 }
 
 /// Fills in the frame's size; the frame's length.
@@ -111,7 +142,7 @@ fn finish(mut w: Writer<'_>, size: Gap<4>) -> Result<usize, EncodeError> {
 mod tests {
     use super::*;
     use crate::protocol::{
-        ApiVersionsRequest, Array, MetadataRequest, MetadataRequestTopic, Request,
+        ApiVersionsRequest, Array, Encode, MetadataRequest, MetadataRequestTopic, Request,
     };
 
     fn header() -> RequestHeader<'static> {
@@ -168,5 +199,33 @@ mod tests {
         ));
         assert!(metadata(&mut out[..20], &header(), "t", 12).is_err());
         assert!(api_versions(&mut out[..8], &header(), 3).is_err());
+    }
+
+    #[test]
+    fn the_header_is_the_generated_encoding() {
+        for (api, version) in [
+            (ApiKey::Produce, 3),
+            (ApiKey::Produce, 9),
+            (ApiKey::Metadata, 8),
+            (ApiKey::Metadata, 12),
+        ] {
+            for client_id in [None, Some(""), Some("a-client")] {
+                let header = RequestHeader {
+                    request_api_key: api.key(),
+                    request_api_version: version,
+                    ..RequestHeader::new(-7, client_id)
+                };
+                let (mut ours, mut theirs) = ([0u8; 64], [0u8; 64]);
+                let mut w = Writer::new(&mut ours);
+                put_header(&mut w, api, version, -7, client_id).unwrap();
+                let n = w.position();
+                let mut w = Writer::new(&mut theirs);
+                header
+                    .encode(&mut w, request_header_version(api, version))
+                    .unwrap();
+                let m = w.position();
+                assert_eq!(ours[..n], theirs[..m], "{api:?} v{version} {client_id:?}");
+            }
+        }
     }
 }

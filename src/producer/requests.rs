@@ -97,8 +97,7 @@ fn start<'o>(
 }
 
 /// Writes a request header (v1, or v2 in flexible versions: with no tagged fields) for `api`
-/// at `version`. The client id is at most [`MAX_CLIENT_ID_LEN`](super::MAX_CLIENT_ID_LEN)
-/// bytes (the configuration is checked): its length always fits the `INT16` prefix.
+/// at `version` (the client id stays a `NULLABLE_STRING` in v2).
 pub(super) fn put_header(
     w: &mut Writer<'_>,
     api: ApiKey,
@@ -106,20 +105,10 @@ pub(super) fn put_header(
     correlation_id: i32,
     client_id: Option<&str>,
 ) -> Result<(), EncodeError> {
-    let mut fixed = [0u8; 10];
-    let len = client_id.map_or(-1, |c| c.len() as i16);
-    for (at, bytes) in [
-        (0, &api.key().to_be_bytes()[..]),
-        (2, &version.to_be_bytes()[..]),
-        (4, &correlation_id.to_be_bytes()[..]),
-        (8, &len.to_be_bytes()[..]),
-    ] {
-        if let Some(field) = fixed.get_mut(at..at + bytes.len()) {
-            field.copy_from_slice(bytes);
-        }
-    }
-    w.put_slice(&fixed)?;
-    w.put_slice(client_id.unwrap_or_default().as_bytes())?;
+    w.put_i16(api.key())?;
+    w.put_i16(version)?;
+    w.put_i32(correlation_id)?;
+    w.put_nullable_string(client_id)?;
     if request_header_version(api, version) >= 2 {
         w.put_empty_tagged_fields()?;
     }

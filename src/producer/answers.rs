@@ -353,11 +353,34 @@ impl<'b> Cursor<'b> {
         self.skip(n.saturating_mul(4));
     }
 
-    /// A tagged-field section (flexible versions only), checked and stepped over.
+    /// A tagged-field section (flexible versions only: a count, then `tag size data` each,
+    /// tags strictly increasing), checked and stepped over.
     fn tags(&mut self) {
-        if self.flexible {
-            self.run(decode::tagged_fields(self.rest));
+        if !self.flexible {
+            return;
         }
+        let mut previous = None;
+        for _ in 0..self.uvarint() {
+            let tag = self.uvarint();
+            if let Some(p) = previous
+                && tag <= p
+            {
+                self.fail(DecodeError::TagOutOfOrder {
+                    previous: p,
+                    found: tag,
+                });
+            }
+            if self.error.is_some() {
+                return;
+            }
+            previous = Some(tag);
+            let size = self.uvarint() as usize;
+            self.skip(size);
+        }
+    }
+
+    fn uvarint(&mut self) -> u32 {
+        self.run(decode::uvarint(self.rest))
     }
 
     /// The first error, or one for bytes left after the body.
@@ -695,5 +718,21 @@ mod tests {
         let n = response.encode_to_slice(&mut buf, 3).unwrap();
         let (_, negotiated) = api_versions(&buf[..n], 3, &required).unwrap();
         assert!(negotiated.is_err());
+    }
+
+    /// Tagged fields out of order are refused, as the generated decoder refuses them.
+    #[test]
+    fn tags_out_of_order_are_refused() {
+        // Produce v9: correlation id, no header tags; no topics, throttle 0, then tags 1, 0.
+        let frame = [0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 2, 1, 0, 0, 0];
+        assert!(matches!(
+            produce(&frame, 9, &mut |_, _, _| {}),
+            Err(DecodeError::TagOutOfOrder {
+                previous: 1,
+                found: 0
+            })
+        ));
+        let in_order = [0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 2, 0, 0, 1, 0];
+        assert_eq!(produce(&in_order, 9, &mut |_, _, _| {}), Ok(0));
     }
 }

@@ -374,7 +374,7 @@ where
                     }
                 }
             })
-            .map(|throttle_ms| {
+            .inspect(|_| {
                 // A slot of this request its answer does not name.
                 for (si, slot) in slots.iter().enumerate() {
                     if slot.sent == tie
@@ -384,7 +384,6 @@ where
                         *r = Some((Err(DeliveryError::MissingFromResponse { partition }), None));
                     }
                 }
-                throttle_ms
             }),
             None => Ok(0),
         };

@@ -255,23 +255,22 @@ impl<'a> RecordBatchBuilder<'a> {
             return Err((w, e));
         }
         let mut fixed = [0u8; BATCH_HEADER_LEN];
-        let mut h = Writer::new(&mut fixed);
-        let written = (|| {
-            h.put_i64(header.base_offset)?;
-            h.put_i32(0)?; // length
-            h.put_i32(header.partition_leader_epoch)?;
-            h.put_i8(MAGIC)?;
-            h.put_u32(0)?; // crc
-            h.put_i16(header.attributes().0)?;
-            h.put_i32(0)?; // last offset delta
-            h.put_i64(0)?; // base timestamp
-            h.put_i64(0)?; // max timestamp
-            h.put_i64(header.producer_id)?;
-            h.put_i16(header.producer_epoch)?;
-            h.put_i32(header.base_sequence)?;
-            h.put_i32(0) // record count
-        })()
-        .and_then(|()| w.put_slice(&fixed));
+        {
+            // Fixed offsets in a fixed array: plain stores, no error paths (the length, CRC,
+            // offset delta, timestamps and record count are zero until `finish`).
+            let mut h = &mut fixed[..];
+            put(&mut h, header.base_offset.to_be_bytes());
+            put(&mut h, [0; 4]); // length
+            put(&mut h, header.partition_leader_epoch.to_be_bytes());
+            put(&mut h, MAGIC.to_be_bytes());
+            put(&mut h, [0; 4]); // crc
+            put(&mut h, header.attributes().0.to_be_bytes());
+            put(&mut h, [0; 4 + 8 + 8]); // last offset delta, base and max timestamps
+            put(&mut h, header.producer_id.to_be_bytes());
+            put(&mut h, header.producer_epoch.to_be_bytes());
+            put(&mut h, header.base_sequence.to_be_bytes());
+        }
+        let written = w.put_slice(&fixed);
         match written {
             Ok(()) => Ok(Self {
                 w,
@@ -683,5 +682,15 @@ fn write_field<E>(
             w.fill_varint(gap, n as i32)?;
             Ok(())
         }
+    }
+}
+
+/// Writes `bytes` at the start of `out` and moves `out` past them (nothing if it is shorter:
+/// the callers write into arrays of a known length, so the check folds away).
+#[inline(always)]
+fn put<const N: usize>(out: &mut &mut [u8], bytes: [u8; N]) {
+    if let Some((head, tail)) = core::mem::take(out).split_first_chunk_mut::<N>() {
+        *head = bytes;
+        *out = tail;
     }
 }

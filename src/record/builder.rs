@@ -2,7 +2,7 @@
 //! the header (length, last offset delta, timestamps, count, CRC) when finished.
 
 use super::{Attributes, BATCH_HEADER_LEN, Header, MAGIC, TimestampType, crc32c, field};
-use crate::wire::{EncodeError, Gap, WithError, Writer, varint};
+use crate::wire::{EncodeError, WithError, Writer, varint};
 use core::convert::Infallible;
 
 /// The header fields a producer chooses; the rest are computed from the records.
@@ -466,25 +466,43 @@ impl<'a> RecordBatchBuilder<'a> {
             w.rollback(base);
             return (w, Ok(0));
         }
-        let result = (|| {
-            let total = w.position() - base;
-            let at = |offset: usize| base + offset;
-            w.patch_i32(
-                Gap::at(at(field::LENGTH.start)),
-                (total - field::LOG_OVERHEAD) as i32,
-            )?;
-            w.patch_i32(Gap::at(at(field::LAST_OFFSET_DELTA.start)), count - 1)?;
-            w.patch_i64(Gap::at(at(field::BASE_TIMESTAMP.start)), base_timestamp)?;
-            w.patch_i64(Gap::at(at(field::MAX_TIMESTAMP.start)), max_timestamp)?;
-            w.patch_i32(Gap::at(at(field::RECORD_COUNT.start)), count)?;
-            let crc = crc32c(
-                w.written()
-                    .get(at(field::ATTRIBUTES.start)..)
-                    .unwrap_or_default(),
-            );
-            w.patch_u32(Gap::at(at(field::CRC.start)), crc)?;
-            Ok(total)
-        })();
+        let total = w.position() - base;
+        let header = w
+            .written_mut()
+            .get_mut(base..)
+            .and_then(|b| b.first_chunk_mut::<BATCH_HEADER_LEN>());
+        let result = match header {
+            // Fixed offsets in a fixed-size header: plain stores, no error path per field.
+            Some(h) => {
+                set(
+                    h,
+                    field::LENGTH.start,
+                    ((total - field::LOG_OVERHEAD) as i32).to_be_bytes(),
+                );
+                set(h, field::LAST_OFFSET_DELTA.start, (count - 1).to_be_bytes());
+                set(h, field::BASE_TIMESTAMP.start, base_timestamp.to_be_bytes());
+                set(h, field::MAX_TIMESTAMP.start, max_timestamp.to_be_bytes());
+                set(h, field::RECORD_COUNT.start, count.to_be_bytes());
+                let crc = crc32c(
+                    w.written()
+                        .get(base + field::ATTRIBUTES.start..)
+                        .unwrap_or_default(),
+                );
+                if let Some(h) = w
+                    .written_mut()
+                    .get_mut(base..)
+                    .and_then(|b| b.first_chunk_mut::<BATCH_HEADER_LEN>())
+                {
+                    set(h, field::CRC.start, crc.to_be_bytes());
+                }
+                Ok(total)
+            }
+            // The header was written when the batch began: never short.
+            None => Err(EncodeError::BufferTooSmall {
+                needed: base + BATCH_HEADER_LEN,
+                available: w.position(),
+            }),
+        };
         (w, result)
     }
 }
@@ -692,5 +710,13 @@ fn put<const N: usize>(out: &mut &mut [u8], bytes: [u8; N]) {
     if let Some((head, tail)) = core::mem::take(out).split_first_chunk_mut::<N>() {
         *head = bytes;
         *out = tail;
+    }
+}
+
+/// Writes `bytes` at `at` in `header` (a constant offset within it: the check folds away).
+#[inline(always)]
+fn set<const N: usize>(header: &mut [u8; BATCH_HEADER_LEN], at: usize, bytes: [u8; N]) {
+    if let Some(field) = header.get_mut(at..).and_then(|f| f.first_chunk_mut::<N>()) {
+        *field = bytes;
     }
 }

@@ -6,7 +6,7 @@
 //! the generated encoders at every version.
 
 use crate::protocol::{ApiKey, RequestHeader, request_header_version};
-use crate::wire::{EncodeError, Gap, Writer};
+use crate::wire::{EncodeError, Writer};
 
 /// What the producer says it is in ApiVersions v3+ (`client_software_name`/`_version`).
 pub(super) const SOFTWARE_NAME: &str = "embedded-kafka";
@@ -19,13 +19,13 @@ pub(super) fn api_versions(
     header: &RequestHeader<'_>,
     version: i16,
 ) -> Result<usize, EncodeError> {
-    let (mut w, size) = start(out, ApiKey::ApiVersions, header, version)?;
+    let mut o = start(out, ApiKey::ApiVersions, header, version)?;
     if version >= 3 {
-        w.put_compact_string(SOFTWARE_NAME)?;
-        w.put_compact_string(SOFTWARE_VERSION)?;
-        w.put_empty_tagged_fields()?;
+        o.compact(SOFTWARE_NAME);
+        o.compact(SOFTWARE_VERSION);
+        o.bytes(&[0]); // no tagged fields
     }
-    finish(w, size)
+    o.finish()
 }
 
 /// Writes the frame of a Metadata request at `version` for `topic` alone, allowing the broker
@@ -36,68 +36,68 @@ pub(super) fn metadata(
     topic: &str,
     version: i16,
 ) -> Result<usize, EncodeError> {
-    let (mut w, size) = start(out, ApiKey::Metadata, header, version)?;
+    let mut o = start(out, ApiKey::Metadata, header, version)?;
     let flexible = version >= 9;
     if flexible {
-        w.put_compact_array_len(1)?;
+        o.bytes(&[2]); // one topic (compact: N + 1)
     } else {
-        w.put_array_len(1)?;
+        o.bytes(&1i32.to_be_bytes());
     }
     if version >= 10 {
         // No topic id: the topic is named.
-        w.put_uuid(&[0; 16])?;
+        o.bytes(&[0; 16]);
     }
     if flexible {
-        w.put_compact_string(topic)?;
-        w.put_empty_tagged_fields()?;
+        o.compact(topic);
+        o.bytes(&[0]); // the topic's tagged fields: none
     } else {
-        w.put_string(topic)?;
+        o.string(Some(topic));
     }
     if version >= 4 {
         // allow_auto_topic_creation (implied before v4).
-        w.put_bool(true)?;
+        o.bytes(&[1]);
     }
     if (8..=10).contains(&version) {
         // include_cluster_authorized_operations
-        w.put_bool(false)?;
+        o.bytes(&[0]);
     }
     if version >= 8 {
         // include_topic_authorized_operations
-        w.put_bool(false)?;
+        o.bytes(&[0]);
     }
     if flexible {
-        w.put_empty_tagged_fields()?;
+        o.bytes(&[0]); // no tagged fields
     }
-    finish(w, size)
+    o.finish()
 }
 
-/// Checks `version` of `api`, reserves the frame's size and writes the request header.
+/// Checks `version` of `api`, leaves room for the frame's size and writes the request header
+/// (v1, or v2 in flexible versions: with no tagged fields; the client id stays a
+/// `NULLABLE_STRING` in v2).
 fn start<'o>(
     out: &'o mut [u8],
     api: ApiKey,
     header: &RequestHeader<'_>,
     version: i16,
-) -> Result<(Writer<'o>, Gap<4>), EncodeError> {
+) -> Result<Out<'o>, EncodeError> {
     if !api.supported().is_some_and(|r| r.contains(version)) {
         return Err(EncodeError::UnsupportedVersion {
             api: api.key(),
             version,
         });
     }
-    let mut w = Writer::new(out);
-    let size = w.reserve::<4>()?;
-    put_header(
-        &mut w,
-        api,
-        version,
-        header.correlation_id,
-        header.client_id,
-    )?;
-    Ok((w, size))
+    let mut o = Out { frame: out, len: 4 };
+    o.bytes(&api.key().to_be_bytes());
+    o.bytes(&version.to_be_bytes());
+    o.bytes(&header.correlation_id.to_be_bytes());
+    o.string(header.client_id);
+    if request_header_version(api, version) >= 2 {
+        o.bytes(&[0]);
+    }
+    Ok(o)
 }
 
-/// Writes a request header (v1, or v2 in flexible versions: with no tagged fields) for `api`
-/// at `version` (the client id stays a `NULLABLE_STRING` in v2).
+/// Writes a request header as [`start`] does, through a [`Writer`] (the Produce request's).
 pub(super) fn put_header(
     w: &mut Writer<'_>,
     api: ApiKey,
@@ -115,16 +115,76 @@ pub(super) fn put_header(
     Ok(())
 }
 
-/// Fills in the frame's size; the frame's length.
-fn finish(mut w: Writer<'_>, size: Gap<4>) -> Result<usize, EncodeError> {
-    let body = w.position() - size.end();
-    let body = i32::try_from(body).map_err(|_| EncodeError::TooLong {
-        what: "frame",
-        len: body,
-        max: i32::MAX as usize,
-    })?;
-    w.patch_i32(size, body)?;
-    Ok(w.position())
+/// A frame being written: each piece is stored after the previous one if it fits, and counted
+/// either way; [`finish`](Self::finish) then checks once that the whole frame fitted (instead
+/// of an error path after every field, each of which cost flash).
+struct Out<'o> {
+    frame: &'o mut [u8],
+    /// Bytes of the frame so far, the 4-byte size included.
+    len: usize,
+}
+
+impl Out<'_> {
+    fn bytes(&mut self, piece: &[u8]) {
+        let end = self.len.saturating_add(piece.len());
+        if let Some(to) = self.frame.get_mut(self.len..end) {
+            to.copy_from_slice(piece);
+        }
+        self.len = end;
+    }
+
+    /// A `NULLABLE_STRING` (`INT16` length; -1 for null). One longer than an `INT16` says
+    /// (no client id or topic name is) makes the frame fail as too long.
+    fn string(&mut self, s: Option<&str>) {
+        let len = match s.map(|s| i16::try_from(s.len())) {
+            None => -1,
+            Some(Ok(len)) => len,
+            Some(Err(_)) => {
+                self.len = usize::MAX;
+                return;
+            }
+        };
+        self.bytes(&len.to_be_bytes());
+        self.bytes(s.unwrap_or_default().as_bytes());
+    }
+
+    /// A `COMPACT_STRING` (`UNSIGNED_VARINT` length + 1).
+    fn compact(&mut self, s: &str) {
+        let mut v = u32::try_from(s.len()).unwrap_or(u32::MAX - 1) + 1;
+        while v >= 0x80 {
+            self.bytes(&[(v as u8) | 0x80]);
+            v >>= 7;
+        }
+        self.bytes(&[v as u8]);
+        self.bytes(s.as_bytes());
+    }
+
+    /// Fills in the frame's size: the frame's length, or why it does not fit.
+    fn finish(self) -> Result<usize, EncodeError> {
+        let available = self.frame.len();
+        if self.len == usize::MAX {
+            return Err(EncodeError::TooLong {
+                what: "string",
+                len: usize::MAX,
+                max: i16::MAX as usize,
+            });
+        }
+        let size = i32::try_from(self.len - 4).map_err(|_| EncodeError::TooLong {
+            what: "frame",
+            len: self.len - 4,
+            max: i32::MAX as usize,
+        })?;
+        match self.frame.first_chunk_mut::<4>() {
+            Some(at) if self.len <= available => {
+                *at = size.to_be_bytes();
+                Ok(self.len)
+            }
+            _ => Err(EncodeError::BufferTooSmall {
+                needed: self.len,
+                available,
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,19 +5,11 @@ use embedded_nal_async::{Dns, TcpConnect};
 
 use super::connection::with_timeout;
 use super::producer::{Producer, Res};
+use super::requests;
 use super::slot::{Region, Slot};
 use super::{Acks, Clock, Delay, DeliveryError, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{ApiKey, ErrorCode, InFlightRequest, codec};
-use crate::wire::{EncodeError, Writer};
-
-pub(super) fn put_len(w: &mut Writer<'_>, n: usize, flexible: bool) -> Result<(), EncodeError> {
-    if flexible {
-        w.put_compact_array_len(n)
-    } else {
-        w.put_array_len(n)
-    }
-}
+use crate::protocol::{ApiKey, ErrorCode, InFlightRequest, RequestHeader};
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
     Producer<'a, C, K, D, P, T, B, R, N, L>
@@ -107,8 +99,7 @@ where
         // batch `slot` goes on the wire after `tx[..at]`.
         let mut cuts = [(0usize, 0usize); B];
         let mut n_cuts = 0;
-        let (used, total) = {
-            let mut w = Writer::new(&mut *self.tx);
+        let used = {
             let cuts = &mut cuts;
             let slots = &self.slots;
             let metadata = &self.metadata;
@@ -116,89 +107,71 @@ where
                 chosen.get(si).copied().unwrap_or(false)
                     && slots.get(si).is_some_and(|s| s.topic == ti)
             };
-            let encoded: Result<(usize, usize), EncodeError> = (|| {
-                let flexible = version >= 9;
-                let size = w.reserve::<4>()?;
-                super::requests::put_header(
-                    &mut w,
-                    ApiKey::Produce,
-                    version,
-                    id,
-                    Some(self.config.client_id),
-                )?;
-                codec::put_nullable_string(
-                    &mut w,
-                    None,
-                    flexible,
-                    true,
-                    "transactional_id",
-                    version,
-                )?;
-                w.put_i16(self.config.acks.wire())?;
-                w.put_i32(self.config.request_timeout_ms as i32)?;
-                let topics: usize = (0..T)
-                    .filter(|&ti| (0..B).any(|si| sealed_for(si, ti)))
-                    .count();
-                put_len(&mut w, topics, flexible)?;
-                let mut batches_len = 0usize;
-                for ti in 0..T {
-                    let count = (0..B).filter(|&si| sealed_for(si, ti)).count();
-                    if count == 0 {
-                        continue;
+            let flexible = version >= 9;
+            let header = RequestHeader::new(id, Some(self.config.client_id));
+            let encoded = requests::start(&mut *self.tx, ApiKey::Produce, &header, version)
+                .and_then(|mut o| {
+                    // transactional_id: null
+                    if flexible {
+                        o.bytes(&[0]);
+                    } else {
+                        o.bytes(&(-1i16).to_be_bytes());
                     }
-                    let name = metadata.topic_at(ti).map_or("", |t| t.name);
-                    codec::put_string(&mut w, name, flexible)?;
-                    put_len(&mut w, count, flexible)?;
-                    for si in (0..B).filter(|&si| sealed_for(si, ti)) {
-                        let Some(slot) = slots.get(si) else { continue };
-                        let Region::Sealed(_, len) = slot.region else {
+                    o.bytes(&self.config.acks.wire().to_be_bytes());
+                    o.bytes(&(self.config.request_timeout_ms as i32).to_be_bytes());
+                    let topics = (0..T)
+                        .filter(|&ti| (0..B).any(|si| sealed_for(si, ti)))
+                        .count();
+                    o.array_len(topics, flexible);
+                    let mut batches_len = 0usize;
+                    for ti in 0..T {
+                        let count = (0..B).filter(|&si| sealed_for(si, ti)).count();
+                        if count == 0 {
                             continue;
-                        };
-                        w.put_i32(slot.partition as i32)?;
+                        }
+                        let name = metadata.topic_at(ti).map_or("", |t| t.name);
                         if flexible {
-                            let v = u32::try_from(len).ok().and_then(|l| l.checked_add(1));
-                            w.put_uvarint(v.ok_or(EncodeError::TooLong {
-                                what: "records",
-                                len,
-                                max: u32::MAX as usize - 1,
-                            })?)?;
+                            o.compact(name);
                         } else {
-                            w.put_i32(len as i32)?;
+                            o.string(Some(name));
                         }
-                        if let Some(cut) = cuts.get_mut(n_cuts) {
-                            *cut = (w.position(), si);
-                            n_cuts += 1;
+                        o.array_len(count, flexible);
+                        for si in (0..B).filter(|&si| sealed_for(si, ti)) {
+                            let Some(slot) = slots.get(si) else { continue };
+                            let Region::Sealed(_, len) = slot.region else {
+                                continue;
+                            };
+                            o.bytes(&(slot.partition as i32).to_be_bytes());
+                            // The records' length (a batch buffer's at most); the batch itself
+                            // goes on the wire after this cut.
+                            if flexible {
+                                o.uvarint(u32::try_from(len).unwrap_or(u32::MAX - 1) + 1);
+                            } else {
+                                o.bytes(&i32::try_from(len).unwrap_or(i32::MAX).to_be_bytes());
+                            }
+                            if let Some(cut) = cuts.get_mut(n_cuts) {
+                                *cut = (o.position(), si);
+                                n_cuts += 1;
+                            }
+                            batches_len += len;
+                            if flexible {
+                                o.bytes(&[0]); // the partition's tagged fields: none
+                            }
                         }
-                        batches_len += len;
                         if flexible {
-                            w.put_empty_tagged_fields()?;
+                            o.bytes(&[0]); // the topic's tagged fields: none
                         }
                     }
                     if flexible {
-                        w.put_empty_tagged_fields()?;
+                        o.bytes(&[0]); // no tagged fields
                     }
-                }
-                if flexible {
-                    w.put_empty_tagged_fields()?;
-                }
-                let total = w.position() + batches_len;
-                let body = total - 4;
-                w.patch_i32(
-                    size,
-                    i32::try_from(body).map_err(|_| EncodeError::TooLong {
-                        what: "frame",
-                        len: body,
-                        max: i32::MAX as usize,
-                    })?,
-                )?;
-                Ok((w.position(), total))
-            })();
+                    o.finish_with(batches_len)
+                });
             encoded.map_err(|error| Error::Encode {
                 api: ApiKey::Produce,
                 error,
             })?
         };
-        let _ = total;
         // Tied to the request before a byte is written: a failure from here on is the
         // connection's, and sends them again.
         for &(_, si) in cuts.iter().take(n_cuts) {

@@ -6,7 +6,7 @@
 //! the generated encoders at every version.
 
 use crate::protocol::{ApiKey, RequestHeader, request_header_version};
-use crate::wire::{EncodeError, Writer};
+use crate::wire::EncodeError;
 
 /// What the producer says it is in ApiVersions v3+ (`client_software_name`/`_version`).
 pub(super) const SOFTWARE_NAME: &str = "embedded-kafka";
@@ -74,7 +74,7 @@ pub(super) fn metadata(
 /// Checks `version` of `api`, leaves room for the frame's size and writes the request header
 /// (v1, or v2 in flexible versions: with no tagged fields; the client id stays a
 /// `NULLABLE_STRING` in v2).
-fn start<'o>(
+pub(super) fn start<'o>(
     out: &'o mut [u8],
     api: ApiKey,
     header: &RequestHeader<'_>,
@@ -97,35 +97,22 @@ fn start<'o>(
     Ok(o)
 }
 
-/// Writes a request header as [`start`] does, through a [`Writer`] (the Produce request's).
-pub(super) fn put_header(
-    w: &mut Writer<'_>,
-    api: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    client_id: Option<&str>,
-) -> Result<(), EncodeError> {
-    w.put_i16(api.key())?;
-    w.put_i16(version)?;
-    w.put_i32(correlation_id)?;
-    w.put_nullable_string(client_id)?;
-    if request_header_version(api, version) >= 2 {
-        w.put_empty_tagged_fields()?;
-    }
-    Ok(())
-}
-
 /// A frame being written: each piece is stored after the previous one if it fits, and counted
 /// either way; [`finish`](Self::finish) then checks once that the whole frame fitted (instead
 /// of an error path after every field, each of which cost flash).
-struct Out<'o> {
+pub(super) struct Out<'o> {
     frame: &'o mut [u8],
     /// Bytes of the frame so far, the 4-byte size included.
     len: usize,
 }
 
 impl Out<'_> {
-    fn bytes(&mut self, piece: &[u8]) {
+    /// Bytes of the frame so far, the 4-byte size included: where the next piece goes.
+    pub(super) fn position(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn bytes(&mut self, piece: &[u8]) {
         let end = self.len.saturating_add(piece.len());
         if let Some(to) = self.frame.get_mut(self.len..end) {
             to.copy_from_slice(piece);
@@ -135,7 +122,7 @@ impl Out<'_> {
 
     /// A `NULLABLE_STRING` (`INT16` length; -1 for null). One longer than an `INT16` says
     /// (no client id or topic name is) makes the frame fail as too long.
-    fn string(&mut self, s: Option<&str>) {
+    pub(super) fn string(&mut self, s: Option<&str>) {
         let len = match s.map(|s| i16::try_from(s.len())) {
             None => -1,
             Some(Ok(len)) => len,
@@ -149,18 +136,38 @@ impl Out<'_> {
     }
 
     /// A `COMPACT_STRING` (`UNSIGNED_VARINT` length + 1).
-    fn compact(&mut self, s: &str) {
-        let mut v = u32::try_from(s.len()).unwrap_or(u32::MAX - 1) + 1;
+    pub(super) fn compact(&mut self, s: &str) {
+        self.uvarint(u32::try_from(s.len()).unwrap_or(u32::MAX - 1) + 1);
+        self.bytes(s.as_bytes());
+    }
+
+    /// An `UNSIGNED_VARINT`.
+    pub(super) fn uvarint(&mut self, mut v: u32) {
         while v >= 0x80 {
             self.bytes(&[(v as u8) | 0x80]);
             v >>= 7;
         }
         self.bytes(&[v as u8]);
-        self.bytes(s.as_bytes());
+    }
+
+    /// An array's length: `INT32`, or `UNSIGNED_VARINT` N + 1 in flexible versions.
+    pub(super) fn array_len(&mut self, n: usize, flexible: bool) {
+        if flexible {
+            self.uvarint(u32::try_from(n).unwrap_or(u32::MAX - 1) + 1);
+        } else {
+            self.bytes(&i32::try_from(n).unwrap_or(i32::MAX).to_be_bytes());
+        }
     }
 
     /// Fills in the frame's size: the frame's length, or why it does not fit.
     fn finish(self) -> Result<usize, EncodeError> {
+        self.finish_with(0)
+    }
+
+    /// [`finish`](Self::finish) for a frame whose last `extra` bytes go on the wire from
+    /// elsewhere (a Produce request's batches, from their buffers): the size counts them, the
+    /// length returned does not.
+    pub(super) fn finish_with(self, extra: usize) -> Result<usize, EncodeError> {
         let available = self.frame.len();
         if self.len == usize::MAX {
             return Err(EncodeError::TooLong {
@@ -169,9 +176,10 @@ impl Out<'_> {
                 max: i16::MAX as usize,
             });
         }
-        let size = i32::try_from(self.len - 4).map_err(|_| EncodeError::TooLong {
+        let body = (self.len - 4).saturating_add(extra);
+        let size = i32::try_from(body).map_err(|_| EncodeError::TooLong {
             what: "frame",
-            len: self.len - 4,
+            len: body,
             max: i32::MAX as usize,
         })?;
         match self.frame.first_chunk_mut::<4>() {

@@ -273,15 +273,17 @@ mod tests {
                     ..RequestHeader::new(-7, client_id)
                 };
                 let (mut ours, mut theirs) = ([0u8; 64], [0u8; 64]);
-                let mut w = Writer::new(&mut ours);
-                put_header(&mut w, api, version, -7, client_id).unwrap();
-                let n = w.position();
-                let mut w = Writer::new(&mut theirs);
+                let n = start(&mut ours, api, &header, version)
+                    .unwrap()
+                    .finish()
+                    .unwrap();
+                assert_eq!(ours[..4], ((n - 4) as i32).to_be_bytes());
+                let mut w = crate::wire::Writer::new(&mut theirs);
                 header
                     .encode(&mut w, request_header_version(api, version))
                     .unwrap();
                 let m = w.position();
-                assert_eq!(ours[..n], theirs[..m], "{api:?} v{version} {client_id:?}");
+                assert_eq!(ours[4..n], theirs[..m], "{api:?} v{version} {client_id:?}");
             }
         }
     }

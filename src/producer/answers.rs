@@ -14,9 +14,6 @@ use crate::protocol::{
 use crate::wire::DecodeError;
 use crate::wire::decode::{self, IResult, within};
 
-/// The name errors of these readers give for what they were reading.
-const WHAT: &str = "response";
-
 /// What the producer takes from a Metadata response.
 pub(super) struct MetadataAnswer<'b> {
     /// The first [`MAX_BROKERS`] brokers listed: node id, host, port (the first `n_brokers`).
@@ -45,7 +42,7 @@ pub(super) fn metadata<'b>(
     topic: &str,
 ) -> Result<MetadataAnswer<'b>, DecodeError> {
     let body = body(frame, ApiKey::Metadata, version)?;
-    let mut c = Cursor::new(body, version >= 9);
+    let mut c = Cursor::new(body, version >= 9, "MetadataResponse");
     if version >= 3 {
         c.i32(); // throttle_time_ms
     }
@@ -54,7 +51,7 @@ pub(super) fn metadata<'b>(
         n_brokers: 0,
         topic: None,
     };
-    for _ in 0..c.len() {
+    for _ in 0..c.len("MetadataResponse.brokers") {
         let node_id = c.i32();
         let host = c.string();
         let port = c.i32();
@@ -69,7 +66,7 @@ pub(super) fn metadata<'b>(
         c.nullable_string(); // cluster_id
     }
     c.i32(); // controller_id
-    for _ in 0..c.len() {
+    for _ in 0..c.len("MetadataResponse.topics") {
         let error_code = c.i16();
         let name = if version >= 12 {
             c.nullable_string()
@@ -80,7 +77,7 @@ pub(super) fn metadata<'b>(
             c.skip(16); // topic_id
         }
         c.skip(1); // is_internal (v1+, the least version spoken)
-        let partitions = c.len();
+        let partitions = c.len("MetadataResponseTopic.partitions");
         let mut t = TopicAnswer {
             error_code,
             partitions,
@@ -94,10 +91,10 @@ pub(super) fn metadata<'b>(
             if version >= 7 {
                 c.i32(); // leader_epoch
             }
-            c.int32s(); // replica_nodes
-            c.int32s(); // isr_nodes
+            c.int32s("MetadataResponsePartition.replica_nodes"); // replica_nodes
+            c.int32s("MetadataResponsePartition.isr_nodes"); // isr_nodes
             if version >= 5 {
-                c.int32s(); // offline_replicas
+                c.int32s("MetadataResponsePartition.offline_replicas"); // offline_replicas
             }
             c.tags();
             if code.is_error() && !code.is_retriable() && t.failed.is_none() {
@@ -147,17 +144,17 @@ pub(super) fn produce(
     each: &mut dyn FnMut(usize, &str, PartitionAnswer),
 ) -> Result<i32, DecodeError> {
     let body = body(frame, ApiKey::Produce, version)?;
-    let mut c = Cursor::new(body, version >= 9);
-    for topic in 0..c.len() {
+    let mut c = Cursor::new(body, version >= 9, "ProduceResponse");
+    for topic in 0..c.len("ProduceResponse.responses") {
         let name = c.string();
-        for _ in 0..c.len() {
+        for _ in 0..c.len("TopicProduceResponse.partition_responses") {
             let index = c.i32();
             let error_code = c.i16();
             let base_offset = c.i64();
             let log_append_time_ms = c.i64();
             let log_start_offset = if version >= 5 { c.i64() } else { -1 };
             if version >= 8 {
-                for _ in 0..c.len() {
+                for _ in 0..c.len("PartitionProduceResponse.record_errors") {
                     c.i32(); // batch_index
                     c.nullable_string(); // batch_index_error_message
                     c.tags();
@@ -202,7 +199,7 @@ pub(super) fn api_versions(
     version: i16,
     required: &[ApiKey],
 ) -> Result<(i16, Result<NegotiatedVersions, VersionError>), DecodeError> {
-    let mut c = Cursor::new(body, false);
+    let mut c = Cursor::new(body, false, "ApiVersionsResponse");
     let error_code = c.i16();
     let version = if error_code == UNSUPPORTED_VERSION {
         0
@@ -211,7 +208,7 @@ pub(super) fn api_versions(
     };
     check(ApiKey::ApiVersions, version)?;
     c.flexible = version >= 3;
-    let mut left = c.len();
+    let mut left = c.len("ApiVersionsResponse.api_keys");
     let negotiated = NegotiatedVersions::from_broker(
         core::iter::from_fn(|| {
             if left == 0 || c.error.is_some() {
@@ -248,7 +245,11 @@ fn check(api: ApiKey, version: i16) -> Result<(), DecodeError> {
 /// id, which the connection has matched, and in header v1 tagged fields): the body.
 fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
     check(api, version)?;
-    let mut c = Cursor::new(frame, response_header_version(api, version) >= 1);
+    let mut c = Cursor::new(
+        frame,
+        response_header_version(api, version) >= 1,
+        "ResponseHeader",
+    );
     c.skip(4);
     c.tags();
     match c.error {
@@ -265,20 +266,23 @@ fn body(frame: &[u8], api: ApiKey, version: i16) -> Result<&[u8], DecodeError> {
 struct Cursor<'b> {
     rest: &'b [u8],
     flexible: bool,
+    /// What errors say was being read: the answer's name.
+    what: &'static str,
     error: Option<DecodeError>,
 }
 
 impl<'b> Cursor<'b> {
-    fn new(rest: &'b [u8], flexible: bool) -> Self {
+    fn new(rest: &'b [u8], flexible: bool, what: &'static str) -> Self {
         Self {
             rest,
             flexible,
+            what,
             error: None,
         }
     }
 
     fn run<T: Default>(&mut self, read: IResult<'b, T>) -> T {
-        match within(WHAT, read) {
+        match within(self.what, read) {
             Ok((rest, value)) => {
                 self.rest = rest;
                 value
@@ -327,9 +331,10 @@ impl<'b> Cursor<'b> {
         })
     }
 
-    /// An array's length (not null). A count larger than the bytes left is refused at once
-    /// (every entry takes a byte at least): the loops over entries stay as short as the body.
-    fn len(&mut self) -> usize {
+    /// The length of the array `what` (not null). A count larger than the bytes left is
+    /// refused at once (every entry takes a byte at least): the loops over entries stay as
+    /// short as the body.
+    fn len(&mut self, what: &'static str) -> usize {
         let n = self.run(if self.flexible {
             decode::compact_array_len(self.rest)
         } else {
@@ -338,7 +343,7 @@ impl<'b> Cursor<'b> {
         if n > self.rest.len() {
             let left = self.rest.len();
             self.fail(DecodeError::TooManyEntries {
-                what: WHAT,
+                what,
                 count: n,
                 left,
             });
@@ -347,9 +352,9 @@ impl<'b> Cursor<'b> {
         n
     }
 
-    /// An array of `INT32`, stepped over.
-    fn int32s(&mut self) {
-        let n = self.len();
+    /// The array `what` of `INT32`, stepped over.
+    fn int32s(&mut self, what: &'static str) {
+        let n = self.len(what);
         self.skip(n.saturating_mul(4));
     }
 

@@ -1,12 +1,12 @@
-//! The ApiVersions, Metadata and Produce answers read by hand, in one pass: only what the producer uses
-//! (the versions to negotiate; the brokers' ids and addresses, the asked topic's error code and each partition's leader;
-//! each partition's error code and offsets) is taken, and every other field is stepped over
-//! with its framing checked, so that a body the generated decoder refuses for its framing
-//! (cut short, a length past the end, bytes left over, tags out of order) is refused here too.
-//! The generated decoders build every field of every version (tagged fields included) and
-//! walk the arrays twice (once to check, once to read); a firmware carries a fraction of them
-//! this way. The tests check these readers against the generated decoders at every version.
-
+//! The ApiVersions, Metadata and Produce answers read by hand, in one pass: only what the
+//! producer uses (the versions to negotiate; the brokers' ids and addresses, the asked topic's
+//! error code and each partition's leader; each partition's error code and offsets) is taken,
+//! and every other field is stepped over with its framing checked, so that a body the
+//! generated decoder refuses for its framing (cut short, a length past the end, a count past
+//! the body, bytes left over, tags out of order) is refused here too. The generated decoders
+//! build every field of every version (tagged fields included) and walk the arrays twice (once
+//! to check, once to read); a firmware carries a fraction of them this way. The tests check
+//! these readers against the generated decoders at every version.
 use super::metadata::{MAX_BROKERS, MAX_PARTITIONS};
 use crate::protocol::{
     ApiKey, ErrorCode, NegotiatedVersions, VersionError, response_header_version,

@@ -1,7 +1,7 @@
 //! The producer id and epoch of an idempotent producer (feature `idempotence`): asked for with
-//! InitProducerId on the first connection, and bumped (KIP-360) when a partition's sequence
-//! breaks, the undelivered batches of the broken partitions then renumbered in place. Its own module so that a build without
-//! idempotence leaves all of it out.
+//! InitProducerId on the first connection, and bumped (KIP-360) when a partition's sequence breaks,
+//! the undelivered batches of the broken partitions then renumbered in place. Its own module so
+//! that a build without idempotence leaves all of it out.
 
 use embedded_nal_async::{Dns, TcpConnect};
 

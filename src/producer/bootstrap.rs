@@ -1,5 +1,5 @@
-//! What the producer learns from the cluster: topics' metadata (Metadata) and its producer id
-//! and epoch (InitProducerId).
+//! What the producer learns from the cluster: topics' metadata (Metadata). Its producer id and
+//! epoch (InitProducerId) are [`super::epoch`]'s.
 
 use core::net::SocketAddr;
 
@@ -9,9 +9,7 @@ use super::metadata::UpdateError;
 use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{
-    ApiKey, Array, ErrorCode, InitProducerIdRequest, MetadataRequest, MetadataRequestTopic, Request,
-};
+use crate::protocol::ApiKey;
 
 /// How often a topic's metadata is asked for again while the broker says it is not ready yet
 /// (LEADER_NOT_AVAILABLE right after auto-creation), and how long to wait in between.
@@ -63,38 +61,36 @@ where
     /// Asks any broker for `topic`'s metadata and caches it.
     pub(super) async fn fetch_metadata(&mut self, topic: &'a str) -> Res<'a, usize, C> {
         let ci = self.connect(None).await?;
-        let topics = [MetadataRequestTopic {
-            name: Some(topic),
-            ..Default::default()
-        }];
-        let request = MetadataRequest {
-            topics: Some(Array::from(&topics)),
-            // As the Java producer: a broker that auto-creates topics may create it.
-            allow_auto_topic_creation: true,
-            ..Default::default()
-        };
         let version = self.version(ci, ApiKey::Metadata)?;
-        if let Err(e) = self.round_trip(ci, &request, version).await {
+        // As the Java producer: a broker that auto-creates topics may create it.
+        let (id, n) = self.encoded(ApiKey::Metadata, |out, header| {
+            super::requests::metadata(out, header, topic, version)
+        })?;
+        if let Err(e) = self.exchange(ci, ApiKey::Metadata, version, id, n).await {
             return Err(self.conn_failed(ci, e));
         }
         let decoded = self
             .reader
             .frame()
-            .map(|frame| MetadataRequest::decode_response(frame, version));
+            .map(|frame| super::answers::metadata(frame, version, topic));
         let updated = match decoded {
-            Some(Ok((_, response))) => {
+            Some(Ok(response)) => {
                 let updated = self.metadata.update(topic, &response, self.clock.now_ms());
                 // Brokers known by name only: resolve them now, while their names are in the
                 // receive buffer (the cache keeps addresses, not names).
-                for b in response.brokers.iter() {
-                    if self.metadata.broker(b.node_id) != Some(None) {
+                let listed = response
+                    .brokers
+                    .get(..response.n_brokers)
+                    .unwrap_or_default();
+                for &(node_id, host, port) in listed {
+                    if self.metadata.broker(node_id) != Some(None) {
                         continue;
                     }
-                    match self.dns.get_host_by_name(b.host, AddrType::Either).await {
+                    match self.dns.get_host_by_name(host, AddrType::Either).await {
                         Ok(ip) => {
-                            if let Ok(port) = u16::try_from(b.port) {
+                            if let Ok(port) = u16::try_from(port) {
                                 self.metadata
-                                    .set_broker_addr(b.node_id, SocketAddr::new(ip, port));
+                                    .set_broker_addr(node_id, SocketAddr::new(ip, port));
                             }
                         }
                         Err(_) => warn!("a broker's host name could not be resolved"),
@@ -142,58 +138,5 @@ where
                 UpdateError::Full => Error::TooManyTopics { topic, max: T },
             }),
         }
-    }
-
-    /// Asks for a producer id and epoch (idempotence without transactions) on connection
-    /// `ci`. With `current` (an epoch bump, KIP-360) and InitProducerId v3 or later, the
-    /// broker is given the id and epoch in use and answers with the epoch bumped; an older
-    /// broker gives a new producer id instead.
-    pub(super) async fn init_producer_id(
-        &mut self,
-        ci: usize,
-        current: Option<(i64, i16)>,
-    ) -> Res<'a, (), C> {
-        let version = self.version(ci, ApiKey::InitProducerId)?;
-        let (producer_id, producer_epoch) = match current {
-            Some(c) if version >= 3 => c,
-            _ => (-1, -1),
-        };
-        let request = InitProducerIdRequest {
-            transactional_id: None,
-            transaction_timeout_ms: -1,
-            producer_id,
-            producer_epoch,
-            ..Default::default()
-        };
-        self.round_trip(ci, &request, version).await?;
-        let result = match self
-            .reader
-            .frame()
-            .map(|frame| InitProducerIdRequest::decode_response(frame, version))
-        {
-            Some(Ok((_, r))) => {
-                let code = ErrorCode::from_code(r.error_code);
-                if code.is_error() {
-                    Err(Error::Broker {
-                        api: ApiKey::InitProducerId,
-                        code,
-                        topic: None,
-                        partition: None,
-                    })
-                } else {
-                    Ok((r.producer_id, r.producer_epoch))
-                }
-            }
-            Some(Err(error)) => Err(Error::Decode {
-                api: ApiKey::InitProducerId,
-                broker: self.conn_addr(ci),
-                error,
-            }),
-            None => Err(Error::NoBroker { tried: 1 }),
-        };
-        self.reader.consume();
-        self.producer_id = Some(result?);
-        debug!("got a producer id");
-        Ok(())
     }
 }

@@ -182,7 +182,7 @@ mod tests {
         c.scratch = Some(&mut scratch);
         let n = c.seal(&mut buf, len);
         assert!(n < len);
-        super::super::slot::rewrite_producer_state(&mut buf[..n], 8, 1, 0);
+        super::super::epoch::rewrite_producer_state(&mut buf[..n], 8, 1, 0);
         let Ok(Status::Complete {
             value: batch,
             consumed,

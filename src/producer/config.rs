@@ -402,6 +402,9 @@ impl<'a> Config<'a> {
                 min: crate::record::BATCH_HEADER_LEN + 8,
             });
         }
+        if self.enable_idempotence && !cfg!(feature = "idempotence") {
+            return Err(ConfigError::IdempotenceUnavailable);
+        }
         if self.enable_idempotence && (self.acks != Acks::All || self.retries == 0) {
             return Err(ConfigError::Idempotence {
                 acks: self.acks,
@@ -416,6 +419,9 @@ impl<'a> Config<'a> {
             });
         }
         if self.security_protocol.uses_sasl() {
+            if !cfg!(feature = "sasl") {
+                return Err(ConfigError::SaslUnavailable);
+            }
             if self.sasl_username.is_empty() {
                 return Err(ConfigError::SaslUsername);
             }
@@ -472,6 +478,8 @@ pub enum ConfigError {
         /// The size of one batch buffer.
         buffer: usize,
     },
+    /// `enable.idempotence` is on, and the crate was built without its `idempotence` feature.
+    IdempotenceUnavailable,
     /// `enable.idempotence` needs `acks=all` and `retries` > 0.
     Idempotence {
         /// `acks` given.
@@ -486,6 +494,8 @@ pub enum ConfigError {
         /// `linger.ms` + `request.timeout.ms`.
         least: u64,
     },
+    /// `security.protocol` is `SASL_*`, and the crate was built without its `sasl` feature.
+    SaslUnavailable,
     /// `security.protocol` is `SASL_*` but `sasl.username` is empty.
     SaslUsername,
     /// `sasl.mechanism` is a SCRAM one, and the crate was built without its `scram` feature.
@@ -544,6 +554,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "batch.size = {batch_size}: larger than the {buffer}-byte batch buffers"
             ),
+            Self::IdempotenceUnavailable => {
+                f.write_str("enable.idempotence: built without the `idempotence` feature")
+            }
             Self::Idempotence { acks, retries } => write!(
                 f,
                 "enable.idempotence needs acks=all and retries > 0 (acks = {}, retries = {retries})",
@@ -552,6 +565,9 @@ impl fmt::Display for ConfigError {
             Self::DeliveryTimeout { ms, least } => write!(
                 f,
                 "delivery.timeout.ms = {ms}: must be at least linger.ms + request.timeout.ms = {least}"
+            ),
+            Self::SaslUnavailable => f.write_str(
+                "security.protocol is SASL_PLAINTEXT or SASL_SSL: built without the `sasl` feature",
             ),
             Self::SaslUsername => f.write_str(
                 "security.protocol is SASL_PLAINTEXT or SASL_SSL but sasl.username is empty",

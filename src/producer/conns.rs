@@ -11,9 +11,9 @@ use super::producer::{Producer, Res};
 use super::{Clock, Delay, Error};
 use crate::partition::Partitioner;
 use crate::protocol::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, ErrorCode, InFlightRequest,
-    NegotiatedVersions, Request, RequestHeader,
+    ApiKey, ApiVersionsRequest, ErrorCode, InFlightRequest, Request, RequestHeader,
 };
+use crate::wire::EncodeError;
 
 /// The APIs a producer without idempotence cannot do without.
 const REQUIRED: [ApiKey; 3] = [ApiKey::ApiVersions, ApiKey::Metadata, ApiKey::Produce];
@@ -128,19 +128,18 @@ where
         };
         *place = Some(conn);
         let version = ApiVersionsRequest::versions().max;
-        let request = ApiVersionsRequest {
-            client_software_name: "embedded-kafka",
-            client_software_version: env!("CARGO_PKG_VERSION"),
-            ..Default::default()
-        };
-        self.round_trip(ci, &request, version).await?;
+        let (id, n) = self.encoded(ApiKey::ApiVersions, |out, header| {
+            super::requests::api_versions(out, header, version)
+        })?;
+        self.exchange(ci, ApiKey::ApiVersions, version, id, n)
+            .await?;
         let negotiated = match self.reader.frame() {
             Some(frame) => {
                 // The response header of ApiVersions is always v0: the 4-byte correlation id.
                 let body = frame.get(4..).unwrap_or_default();
-                match ApiVersionsResponse::decode_with_fallback(body, version) {
-                    Ok((_, response)) => {
-                        let code = ErrorCode::from_code(response.error_code);
+                match super::answers::api_versions(body, version, &REQUIRED) {
+                    Ok((error_code, negotiated)) => {
+                        let code = ErrorCode::from_code(error_code);
                         if code.is_error() {
                             Err(Error::Broker {
                                 api: ApiKey::ApiVersions,
@@ -149,14 +148,7 @@ where
                                 partition: None,
                             })
                         } else {
-                            NegotiatedVersions::from_broker(
-                                response
-                                    .api_keys
-                                    .iter()
-                                    .map(|k| (k.api_key, k.min_version, k.max_version)),
-                                &REQUIRED,
-                            )
-                            .map_err(Error::Version)
+                            negotiated.map_err(Error::Version)
                         }
                     }
                     Err(error) => Err(Error::Decode {
@@ -170,16 +162,20 @@ where
         };
         self.reader.consume();
         let negotiated = negotiated?;
-        if self.config.enable_idempotence {
+        if self.idempotent() {
             negotiated.version(ApiKey::InitProducerId)?;
         }
         if let Some(conn) = self.conns.get_mut(ci).and_then(Option::as_mut) {
             conn.versions = Some(negotiated);
         }
-        if self.config.security_protocol.uses_sasl() {
+        // Each await is a state of this future whose code stays linked even when the condition
+        // before it is a constant `false`: the features take them out.
+        #[cfg(feature = "sasl")]
+        if self.authenticates() {
             self.authenticate(ci, addr).await?;
         }
-        if self.config.enable_idempotence && self.producer_id.is_none() {
+        #[cfg(feature = "idempotence")]
+        if self.idempotent() && self.pid().is_none() {
             self.init_producer_id(ci, None).await?;
         }
         Ok(())
@@ -188,6 +184,7 @@ where
     /// Writes `request` on connection `ci` and reads (each answer within
     /// `request.timeout.ms`) until its response, which is left complete in the reader. The
     /// answers to Produce requests in flight before it are applied on the way.
+    #[cfg(any(feature = "sasl", feature = "idempotence"))]
     pub(super) async fn round_trip<Q: Request>(
         &mut self,
         ci: usize,
@@ -196,15 +193,24 @@ where
     ) -> Res<'a, (), C> {
         // Only the encoding depends on the request's type; the exchange is one state machine
         // shared by every request (each generic copy of it cost flash in every caller).
+        let (id, n) = self.encoded(Q::API_KEY, |out, header| {
+            request.encode_request(header, out, version)
+        })?;
+        self.exchange(ci, Q::API_KEY, version, id, n).await
+    }
+
+    /// Encodes a request of `api` into TX with `encode` (given TX and a header with the next
+    /// correlation id and the client id): that id and the frame's length, for
+    /// [`exchange`](Self::exchange).
+    pub(super) fn encoded(
+        &mut self,
+        api: ApiKey,
+        encode: impl FnOnce(&mut [u8], &RequestHeader<'_>) -> Result<usize, EncodeError>,
+    ) -> Res<'a, (i32, usize), C> {
         let id = self.ids.next_id();
         let header = RequestHeader::new(id, Some(self.config.client_id));
-        let n = request
-            .encode_request(&header, self.tx, version)
-            .map_err(|error| Error::Encode {
-                api: Q::API_KEY,
-                error,
-            })?;
-        self.exchange(ci, Q::API_KEY, version, id, n).await
+        let n = encode(self.tx, &header).map_err(|error| Error::Encode { api, error })?;
+        Ok((id, n))
     }
 
     /// Before a request is written on connection `ci`: with nothing in flight there, reads
@@ -229,7 +235,7 @@ where
     /// Writes the request encoded in `tx[..n]` (correlation id `id`) on connection `ci` and
     /// reads until its response, as [`round_trip`](Self::round_trip) says. Not generic over
     /// the request, on purpose: see there.
-    async fn exchange(
+    pub(super) async fn exchange(
         &mut self,
         ci: usize,
         api: ApiKey,

@@ -2,17 +2,16 @@
 //! [`Producer::flush`](super::Producer::flush), and the steps they share with
 //! [`send`](super::Producer::send) (room for a batch) and [`wait`](super::Producer::wait):
 //! requests written up to each connection's window, answers read in order, back-off and a
-//! metadata refresh before batches go again, the epoch bump.
+//! metadata refresh before batches go again (the epoch bump is [`super::epoch`]'s).
 
 use embedded_nal_async::{Dns, TcpConnect};
 
 use super::backoff;
 use super::delivery::FlushSummary;
 use super::producer::{Producer, Res};
-use super::slot::{Region, rewrite_producer_state};
-use super::{Clock, Delay, Error};
+use super::slot::Region;
+use super::{Clock, Delay};
 use crate::partition::Partitioner;
-use crate::protocol::ApiKey;
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
     Producer<'a, C, K, D, P, T, B, R, N, L>
@@ -241,7 +240,8 @@ where
         let mut skipped = [i32::MIN; B];
         let mut n_skipped = 0;
         loop {
-            if self.bump_epoch && self.producer_id.is_some() {
+            #[cfg(feature = "idempotence")]
+            if self.bump_due() && self.pid().is_some() {
                 self.bump().await?;
             }
             let next = (0..B).find_map(|si| {
@@ -253,7 +253,7 @@ where
                 return Ok(());
             };
             if self.produce_to(leader).await? == 0
-                && !self.bump_epoch
+                && !self.bump_due()
                 && let Some(s) = skipped.get_mut(n_skipped)
             {
                 *s = leader;
@@ -311,112 +311,6 @@ where
                     self.seal(si);
                 }
             }
-        }
-    }
-
-    /// The epoch bump (KIP-360) of an idempotent producer whose sequence broke: once every
-    /// answer in flight is in, InitProducerId with the current id and epoch gives the next
-    /// epoch (or, from a broker that does not bump, a new id). The undelivered batches of the
-    /// partitions that broke are numbered again from 0 in the order they were filled (their
-    /// CRC computed again), as the broker expects of a new epoch; other partitions' sealed
-    /// batches keep theirs (the broker still knows the old epoch there) and their next batches
-    /// start at 0 in the new epoch.
-    async fn bump(&mut self) -> Res<'a, (), C> {
-        for ci in 0..L {
-            self.settle(ci).await?;
-        }
-        for si in 0..B {
-            self.seal(si);
-        }
-        let ci = match self.connect(None).await {
-            Ok(ci) => ci,
-            Err(e) => return self.bump_failed(e),
-        };
-        let current = self.producer_id;
-        if let Err(e) = self.init_producer_id(ci, current).await {
-            // A broker that refuses to bump this id (one restarted without the producer
-            // states, say: Tansu answers UNKNOWN_SERVER_ERROR) is asked for a new producer id,
-            // as good for the broken partitions: their batches are numbered from 0 under it.
-            // Other partitions' sealed batches keep the old id, whose state the broker has
-            // or (UNKNOWN_PRODUCER_ID) has not, which bumps again.
-            let refused = matches!(
-                e,
-                Error::Broker {
-                    api: ApiKey::InitProducerId,
-                    ..
-                }
-            );
-            let fresh = if refused {
-                warn!("the broker refused the epoch bump; asking for a new producer id");
-                self.init_producer_id(ci, None).await
-            } else {
-                Err(e)
-            };
-            if let Err(e) = fresh {
-                let e = self.conn_failed(ci, e);
-                return self.bump_failed(e);
-            }
-        }
-        self.bump_epoch = false;
-        let broken = core::mem::replace(&mut self.bump_partitions, [0; T]);
-        let Some((id, epoch)) = self.producer_id else {
-            return Ok(());
-        };
-        debug!("producer epoch bumped");
-        // Every partition's next batch starts at 0 in the new epoch.
-        for ti in 0..T {
-            if let Some(t) = self.metadata.topic_at_mut(ti) {
-                t.next_sequence = [0; super::MAX_PARTITIONS];
-            }
-        }
-        let is_broken = |s: &super::slot::Slot<'_>| {
-            broken
-                .get(s.topic)
-                .is_some_and(|bits| bits & 1u32.checked_shl(s.partition).unwrap_or(0) != 0)
-        };
-        // The broken partitions' batches, oldest first, take sequences from 0.
-        let mut done = [false; B];
-        loop {
-            let next = (0..B)
-                .filter(|&si| !done.get(si).copied().unwrap_or(true))
-                .filter(|&si| {
-                    self.slots
-                        .get(si)
-                        .is_some_and(|s| s.is_sealed() && is_broken(s))
-                })
-                .min_by(|&a, &b| {
-                    let (Some(sa), Some(sb)) = (self.slots.get(a), self.slots.get(b)) else {
-                        return core::cmp::Ordering::Equal;
-                    };
-                    if sa.older_than(sb) {
-                        core::cmp::Ordering::Less
-                    } else {
-                        core::cmp::Ordering::Greater
-                    }
-                });
-            let Some(si) = next else {
-                return Ok(());
-            };
-            if let Some(d) = done.get_mut(si) {
-                *d = true;
-            }
-            let Some(slot) = self.slots.get_mut(si) else {
-                continue;
-            };
-            let Some(seq) = self
-                .metadata
-                .topic_at_mut(slot.topic)
-                .and_then(|t| t.next_sequence.get_mut(slot.partition as usize))
-            else {
-                continue;
-            };
-            if let Region::Sealed(buf, len) = &mut slot.region
-                && let Some(batch) = buf.get_mut(..*len)
-            {
-                rewrite_producer_state(batch, id, epoch, *seq);
-            }
-            let next = i64::from(*seq) + i64::from(slot.records);
-            *seq = (next % (i64::from(i32::MAX) + 1)) as i32;
         }
     }
 }

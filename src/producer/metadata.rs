@@ -2,9 +2,10 @@
 //! leader; the brokers' addresses. Filled from Metadata responses, copied out of the receive
 //! buffer (the response itself is not kept).
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 
-use crate::protocol::{ErrorCode, MetadataResponse};
+use super::answers::MetadataAnswer;
+use crate::protocol::ErrorCode;
 
 /// Partitions per topic whose leaders the cache tracks.
 pub const MAX_PARTITIONS: usize = 32;
@@ -119,47 +120,36 @@ impl<'t, const T: usize> MetadataCache<'t, T> {
     }
 
     /// Takes `topic` and the brokers from a Metadata response.
-    pub(crate) fn update(
+    pub(super) fn update(
         &mut self,
         topic: &'t str,
-        response: &MetadataResponse<'_>,
+        response: &MetadataAnswer<'_>,
         now_ms: u64,
     ) -> Result<usize, UpdateError> {
-        for (slot, b) in self.brokers.iter_mut().zip(response.brokers.iter()) {
-            let addr = b
-                .host
-                .parse::<IpAddr>()
-                .ok()
-                .zip(u16::try_from(b.port).ok())
+        let listed = response
+            .brokers
+            .get(..response.n_brokers)
+            .unwrap_or_default();
+        for (slot, &(node_id, host, port)) in self.brokers.iter_mut().zip(listed) {
+            let addr = super::ip::parse(host)
+                .zip(u16::try_from(port).ok())
                 .map(|(ip, port)| SocketAddr::new(ip, port));
-            *slot = Some(BrokerAddr {
-                node_id: b.node_id,
-                addr,
-            });
+            *slot = Some(BrokerAddr { node_id, addr });
         }
-        let t = response.topic(topic).ok_or(UpdateError::Missing)?;
+        let t = response.topic.as_ref().ok_or(UpdateError::Missing)?;
         let code = ErrorCode::from_code(t.error_code);
         if code.is_error() {
             return Err(UpdateError::Code(code));
         }
-        let partitions = u32::try_from(t.partitions.len()).unwrap_or(u32::MAX);
+        let partitions = u32::try_from(t.partitions).unwrap_or(u32::MAX);
         if partitions as usize > MAX_PARTITIONS {
             return Err(UpdateError::TooManyPartitions(partitions));
         }
-        let mut leaders = [-1; MAX_PARTITIONS];
-        for p in t.partitions.iter() {
-            let code = ErrorCode::from_code(p.error_code);
-            // LEADER_NOT_AVAILABLE is transient: the partition stays leaderless (-1) here.
-            if code.is_error() && !code.is_retriable() {
-                return Err(UpdateError::PartitionCode(p.partition_index, code));
-            }
-            if let Some(l) = usize::try_from(p.partition_index)
-                .ok()
-                .and_then(|i| leaders.get_mut(i))
-            {
-                *l = p.leader_id;
-            }
+        // LEADER_NOT_AVAILABLE is transient: the partition stays leaderless (-1) here.
+        if let Some((partition, code)) = t.failed {
+            return Err(UpdateError::PartitionCode(partition, code));
         }
+        let leaders = t.leaders;
         let mut entry = TopicMetadata {
             name: topic,
             partitions,

@@ -19,7 +19,7 @@
 //!
 //! All memory is the caller's ([`Buffers`]) or sized by const generics: the RAM a
 //! configuration takes is `size_of::<Producer<…>>() + size_of::<Buffers<…>>()` (1 topic,
-//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1880 B of producer state on Tokio,
+//! 1 connection, 2 partition batches of 1 KiB, 8 outcomes: 1912 B of producer state on Tokio,
 //! each further connection about 232 B; `tests/producer_tansu.rs` keeps it under 2 KiB).
 //!
 //! Pipelining: up to `max.in.flight.requests.per.connection` (1 to 5) Produce requests are
@@ -60,31 +60,31 @@
 //! the record still pending; it checks the deadline between the producer's steps and cuts
 //! short only waits that lose nothing (an answer, a back-off), never a request half written.
 //!
-//! Authentication (`security.protocol` SASL_PLAINTEXT or SASL_SSL, the TLS of the latter
-//! being the connector's): every new connection, right after ApiVersions, sends SaslHandshake
-//! v1 naming `sasl.mechanism`, then one SaslAuthenticate (v0 to v2) per step: PLAIN, or
-//! SCRAM-SHA-256/512 (feature `scram`; nonces from the caller's RNG,
-//! [`Producer::with_sasl_rng`]) with the server's signature checked. A refused login is a
-//! final [`Error`] naming the broker and what it said.
+//! Authentication (`security.protocol` SASL_PLAINTEXT or SASL_SSL, the TLS of the latter being the
+//! connector's; feature `sasl`, on with `tokio`): every new connection, right after ApiVersions,
+//! sends SaslHandshake v1 naming `sasl.mechanism`, then one SaslAuthenticate (v0 to v2) per step:
+//! PLAIN, or SCRAM-SHA-256/512 (feature `scram`; nonces from the caller's RNG,
+//! [`Producer::with_sasl_rng`]) with the server's signature checked. A refused login is a final
+//! [`Error`] naming the broker and what it said.
 //!
-//! Idempotence (`enable.idempotence`): a producer id from InitProducerId, each partition's
-//! records numbered; a batch sent again keeps its sequence, and DUPLICATE_SEQUENCE_NUMBER
-//! counts as delivered. Each partition's order holds with up to 5 requests in flight: a batch
-//! refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is sent again after it. As in
-//! the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such predecessor, UNKNOWN_PRODUCER_ID,
-//! a batch refused for good before its retries ran out, or one never written that fails, bump
-//! the epoch (KIP-360: InitProducerId v3+ with the current id and epoch, after every answer in
-//! flight is in): that partition's undelivered batches are numbered from 0 again; other
-//! partitions keep the sequences of what they had sealed, and start at 0 in the new epoch
-//! after that. A batch that fails for good after being written (it may be stored) bumps
-//! nothing, as in the Java client (`Sender.completeBatch`): renumbering would store again
-//! those of its partition's unacknowledged batches that were stored; the broker's answer to
-//! the partition's next batch (OUT_OF_ORDER_SEQUENCE_NUMBER if it was not stored) decides.
-//! (The Java client bumps an idempotent producer's epoch locally, without a request; the
-//! broker accepts either.) A broker that refuses the bump (one restarted without its producer
-//! states) is asked for a new producer id; while no bump can be made, the batches waiting for
-//! it back off within `retries`, then fail. UNKNOWN_PRODUCER_ID whose answer has no log start
-//! offset (-1) is retried without a bump, as in the Java client.
+//! Idempotence (`enable.idempotence`; feature `idempotence`, on with `tokio`): a producer id from
+//! InitProducerId, each partition's records numbered; a batch sent again keeps its sequence, and
+//! DUPLICATE_SEQUENCE_NUMBER counts as delivered. Each partition's order holds with up to 5
+//! requests in flight: a batch refused with OUT_OF_ORDER_SEQUENCE_NUMBER behind a failed one is
+//! sent again after it. As in the Java client, OUT_OF_ORDER_SEQUENCE_NUMBER with no such
+//! predecessor, UNKNOWN_PRODUCER_ID, a batch refused for good before its retries ran out, or one
+//! never written that fails, bump the epoch (KIP-360: InitProducerId v3+ with the current id and
+//! epoch, after every answer in flight is in): that partition's undelivered batches are numbered
+//! from 0 again; other partitions keep the sequences of what they had sealed, and start at 0 in the
+//! new epoch after that. A batch that fails for good after being written (it may be stored) bumps
+//! nothing, as in the Java client (`Sender.completeBatch`): renumbering would store again those of
+//! its partition's unacknowledged batches that were stored; the broker's answer to the partition's
+//! next batch (OUT_OF_ORDER_SEQUENCE_NUMBER if it was not stored) decides. (The Java client bumps
+//! an idempotent producer's epoch locally, without a request; the broker accepts either.) A broker
+//! that refuses the bump (one restarted without its producer states) is asked for a new producer
+//! id; while no bump can be made, the batches waiting for it back off within `retries`, then fail.
+//! UNKNOWN_PRODUCER_ID whose answer has no log start offset (-1) is retried without a bump, as in
+//! the Java client.
 //!
 //! Compression (`compression.type`: gzip, snappy, lz4, zstd, each behind its feature): a
 //! batch is built uncompressed in its buffer and compressed when it is sealed, into one
@@ -96,6 +96,19 @@
 //! stops taking records where the codec's worst case would no longer fit its buffer (LZ4:
 //! about 10 % less), so compression makes what is sent smaller, never a batch fuller.
 //!
+//! Features, and what a firmware pays for: SASL and idempotence are Cargo features (`sasl`,
+//! `scram` for SCRAM, `idempotence`), because both are chosen at run time from the [`Config`]
+//! and a run-time choice links all of its code (each `await` of a path is a state of the
+//! caller's future, kept whether or not the path is taken). Without them a [`Config`] asking
+//! for them is refused ([`ConfigError::SaslUnavailable`],
+//! [`ConfigError::IdempotenceUnavailable`]); `tokio` turns both on, so host users lose
+//! nothing. Compression codecs were features already; [`Producer::send_with`]'s in-place
+//! writer is linked only if it is called. The requests the producer sends (ApiVersions,
+//! Metadata, Produce) are written by hand and the answers it reads are read in one pass
+//! taking only what it uses (`answers`), rather than through the generated codec, which
+//! handles every field of every version; the tests hold both to the generated codec's bytes
+//! and answers. `scripts/footprint` measures the result (BENCHMARKS.md, "Footprint").
+//!
 //! Not yet here: transactions; TLS (a connector's job: wrap the transport);
 //! SASL mechanisms other than PLAIN and SCRAM (GSSAPI, OAUTHBEARER) and re-authentication
 //! (KIP-368: the session lifetime the broker gives is ignored, so a broker that enforces
@@ -105,6 +118,8 @@
 //! numbers).
 #![allow(async_fn_in_trait)]
 
+mod answers;
+#[cfg(feature = "sasl")]
 mod auth;
 mod backoff;
 mod bootstrap;
@@ -115,13 +130,17 @@ mod config;
 mod connection;
 mod conns;
 mod delivery;
+#[cfg(feature = "idempotence")]
+mod epoch;
 mod error;
 mod flush;
+mod ip;
 mod metadata;
 mod produce;
 #[allow(clippy::module_inception)]
 mod producer;
 mod records;
+mod requests;
 mod retry;
 mod send;
 mod slot;

@@ -5,21 +5,11 @@ use embedded_nal_async::{Dns, TcpConnect};
 
 use super::connection::with_timeout;
 use super::producer::{Producer, Res};
+use super::requests;
 use super::slot::{Region, Slot};
 use super::{Acks, Clock, Delay, DeliveryError, Error};
 use crate::partition::Partitioner;
-use crate::protocol::{
-    ApiKey, ErrorCode, InFlightRequest, ProduceRequest, Request, RequestHeader, codec,
-};
-use crate::wire::{EncodeError, Writer};
-
-pub(super) fn put_len(w: &mut Writer<'_>, n: usize, flexible: bool) -> Result<(), EncodeError> {
-    if flexible {
-        w.put_compact_array_len(n)
-    } else {
-        w.put_array_len(n)
-    }
-}
+use crate::protocol::{ApiKey, ErrorCode, InFlightRequest, RequestHeader};
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
     Producer<'a, C, K, D, P, T, B, R, N, L>
@@ -77,7 +67,7 @@ where
                 }
             }
         }
-        if self.bump_epoch {
+        if self.bump_due() {
             // Answers read above broke a sequence: the epoch is bumped before anything else goes.
             return Ok(0);
         }
@@ -109,8 +99,7 @@ where
         // batch `slot` goes on the wire after `tx[..at]`.
         let mut cuts = [(0usize, 0usize); B];
         let mut n_cuts = 0;
-        let (used, total) = {
-            let mut w = Writer::new(&mut *self.tx);
+        let used = {
             let cuts = &mut cuts;
             let slots = &self.slots;
             let metadata = &self.metadata;
@@ -118,92 +107,71 @@ where
                 chosen.get(si).copied().unwrap_or(false)
                     && slots.get(si).is_some_and(|s| s.topic == ti)
             };
-            let encoded: Result<(usize, usize), EncodeError> = (|| {
-                let flexible = version >= 9;
-                let size = w.reserve::<4>()?;
-                let header = RequestHeader {
-                    request_api_key: ApiKey::Produce.key(),
-                    request_api_version: version,
-                    ..RequestHeader::new(id, Some(self.config.client_id))
-                };
-                crate::protocol::Encode::encode(
-                    &header,
-                    &mut w,
-                    ProduceRequest::request_header_version(version),
-                )?;
-                codec::put_nullable_string(
-                    &mut w,
-                    None,
-                    flexible,
-                    true,
-                    "transactional_id",
-                    version,
-                )?;
-                w.put_i16(self.config.acks.wire())?;
-                w.put_i32(self.config.request_timeout_ms as i32)?;
-                let topics: usize = (0..T)
-                    .filter(|&ti| (0..B).any(|si| sealed_for(si, ti)))
-                    .count();
-                put_len(&mut w, topics, flexible)?;
-                let mut batches_len = 0usize;
-                for ti in 0..T {
-                    let count = (0..B).filter(|&si| sealed_for(si, ti)).count();
-                    if count == 0 {
-                        continue;
+            let flexible = version >= 9;
+            let header = RequestHeader::new(id, Some(self.config.client_id));
+            let encoded = requests::start(&mut *self.tx, ApiKey::Produce, &header, version)
+                .and_then(|mut o| {
+                    // transactional_id: null
+                    if flexible {
+                        o.bytes(&[0]);
+                    } else {
+                        o.bytes(&(-1i16).to_be_bytes());
                     }
-                    let name = metadata.topic_at(ti).map_or("", |t| t.name);
-                    codec::put_string(&mut w, name, flexible)?;
-                    put_len(&mut w, count, flexible)?;
-                    for si in (0..B).filter(|&si| sealed_for(si, ti)) {
-                        let Some(slot) = slots.get(si) else { continue };
-                        let Region::Sealed(_, len) = slot.region else {
+                    o.bytes(&self.config.acks.wire().to_be_bytes());
+                    o.bytes(&(self.config.request_timeout_ms as i32).to_be_bytes());
+                    let topics = (0..T)
+                        .filter(|&ti| (0..B).any(|si| sealed_for(si, ti)))
+                        .count();
+                    o.array_len(topics, flexible);
+                    let mut batches_len = 0usize;
+                    for ti in 0..T {
+                        let count = (0..B).filter(|&si| sealed_for(si, ti)).count();
+                        if count == 0 {
                             continue;
-                        };
-                        w.put_i32(slot.partition as i32)?;
+                        }
+                        let name = metadata.topic_at(ti).map_or("", |t| t.name);
                         if flexible {
-                            let v = u32::try_from(len).ok().and_then(|l| l.checked_add(1));
-                            w.put_uvarint(v.ok_or(EncodeError::TooLong {
-                                what: "records",
-                                len,
-                                max: u32::MAX as usize - 1,
-                            })?)?;
+                            o.compact(name);
                         } else {
-                            w.put_i32(len as i32)?;
+                            o.string(Some(name));
                         }
-                        if let Some(cut) = cuts.get_mut(n_cuts) {
-                            *cut = (w.position(), si);
-                            n_cuts += 1;
+                        o.array_len(count, flexible);
+                        for si in (0..B).filter(|&si| sealed_for(si, ti)) {
+                            let Some(slot) = slots.get(si) else { continue };
+                            let Region::Sealed(_, len) = slot.region else {
+                                continue;
+                            };
+                            o.bytes(&(slot.partition as i32).to_be_bytes());
+                            // The records' length (a batch buffer's at most); the batch itself
+                            // goes on the wire after this cut.
+                            if flexible {
+                                o.uvarint(u32::try_from(len).unwrap_or(u32::MAX - 1) + 1);
+                            } else {
+                                o.bytes(&i32::try_from(len).unwrap_or(i32::MAX).to_be_bytes());
+                            }
+                            if let Some(cut) = cuts.get_mut(n_cuts) {
+                                *cut = (o.position(), si);
+                                n_cuts += 1;
+                            }
+                            batches_len += len;
+                            if flexible {
+                                o.bytes(&[0]); // the partition's tagged fields: none
+                            }
                         }
-                        batches_len += len;
                         if flexible {
-                            w.put_empty_tagged_fields()?;
+                            o.bytes(&[0]); // the topic's tagged fields: none
                         }
                     }
                     if flexible {
-                        w.put_empty_tagged_fields()?;
+                        o.bytes(&[0]); // no tagged fields
                     }
-                }
-                if flexible {
-                    w.put_empty_tagged_fields()?;
-                }
-                let total = w.position() + batches_len;
-                let body = total - 4;
-                w.patch_i32(
-                    size,
-                    i32::try_from(body).map_err(|_| EncodeError::TooLong {
-                        what: "frame",
-                        len: body,
-                        max: i32::MAX as usize,
-                    })?,
-                )?;
-                Ok((w.position(), total))
-            })();
+                    o.finish_with(batches_len)
+                });
             encoded.map_err(|error| Error::Encode {
                 api: ApiKey::Produce,
                 error,
             })?
         };
-        let _ = total;
         // Tied to the request before a byte is written: a failure from here on is the
         // connection's, and sends them again.
         for &(_, si) in cuts.iter().take(n_cuts) {
@@ -260,19 +228,26 @@ where
         let broker = conn.addr;
         let (tx, slots) = (&*self.tx, &self.slots);
         let write = async move {
+            // Piece 2k: TX up to cut k (its rest after the last); piece 2k + 1: cut k's batch.
+            // One write, awaited in one place (each await of it costs a copy of its polling).
             let mut from = 0;
-            for &(at, si) in cuts {
-                conn.write(tx.get(from..at).unwrap_or_default()).await?;
-                if let Some(Slot {
-                    region: Region::Sealed(buf, len),
-                    ..
-                }) = slots.get(si)
-                {
-                    conn.write(buf.get(..*len).unwrap_or_default()).await?;
-                }
-                from = at;
+            for piece in 0..=2 * cuts.len() {
+                let bytes = if piece % 2 == 0 {
+                    let at = cuts.get(piece / 2).map_or(used, |&(at, _)| at);
+                    let bytes = tx.get(from..at).unwrap_or_default();
+                    from = at;
+                    bytes
+                } else {
+                    match cuts.get(piece / 2).and_then(|&(_, si)| slots.get(si)) {
+                        Some(Slot {
+                            region: Region::Sealed(buf, len),
+                            ..
+                        }) => buf.get(..*len).unwrap_or_default(),
+                        _ => &[],
+                    }
+                };
+                conn.write(bytes).await?;
             }
-            conn.write(tx.get(from..used).unwrap_or_default()).await?;
             conn.flush().await
         };
         // A broker that stops reading (a full TCP window) must not hold the producer forever.
@@ -336,43 +311,57 @@ where
         let tie = Some((ci as u8, answered.correlation_id));
         // Outcomes are gathered first (the response borrows the receive buffer), then applied.
         let mut results = [None; B];
-        let mut throttle_ms = 0;
+        // The index, in the response, of the topic entry each slot's answer is looked for in:
+        // the first one with its topic's name (as `ProduceResponse::partition` looks).
+        let mut entry = [None; B];
+        let slots = &self.slots;
+        let metadata = &self.metadata;
         let decoded = match self.reader.frame() {
-            Some(frame) => ProduceRequest::decode_response(frame, version).map(|(_, response)| {
-                throttle_ms = response.throttle_time_ms;
-                for (si, slot) in self.slots.iter().enumerate() {
-                    if slot.sent != tie {
+            Some(frame) => super::answers::produce(frame, version, &mut |topic, name, p| {
+                for (si, slot) in slots.iter().enumerate() {
+                    if slot.sent != tie
+                        || metadata.topic_at(slot.topic).map_or("", |t| t.name) != name
+                    {
                         continue;
                     }
-                    let name = self.metadata.topic_at(slot.topic).map_or("", |t| t.name);
+                    let Some(e) = entry.get_mut(si) else { continue };
+                    if *e.get_or_insert(topic) != topic
+                        || p.index != slot.partition as i32
+                        || results.get(si).is_some_and(Option::is_some)
+                    {
+                        continue;
+                    }
                     let partition = slot.partition;
-                    let mut log_start = None;
-                    let result = match response.partition(name, partition as i32) {
-                        None => Err(DeliveryError::MissingFromResponse { partition }),
-                        Some(p) => {
-                            // From v5 on; -1 there: the broker did not know it.
-                            if version >= 5 {
-                                log_start = Some(p.log_start_offset);
-                            }
-                            let code = ErrorCode::from_code(p.error_code);
-                            // A batch sent again whose first copy was stored: delivered (the
-                            // offset is the broker's, -1 when it does not say).
-                            if code.is_error() && code != ErrorCode::DuplicateSequenceNumber {
-                                Err(DeliveryError::Broker { code, partition })
-                            } else {
-                                Ok(Some((p.base_offset, p.log_append_time_ms)))
-                            }
-                        }
+                    // From v5 on; -1 there: the broker did not know it.
+                    let log_start = (version >= 5).then_some(p.log_start_offset);
+                    let code = ErrorCode::from_code(p.error_code);
+                    // A batch sent again whose first copy was stored: delivered (the offset is
+                    // the broker's, -1 when it does not say).
+                    let result = if code.is_error() && code != ErrorCode::DuplicateSequenceNumber {
+                        Err(DeliveryError::Broker { code, partition })
+                    } else {
+                        Ok(Some((p.base_offset, p.log_append_time_ms)))
                     };
                     if let Some(r) = results.get_mut(si) {
                         *r = Some((result, log_start));
                     }
                 }
+            })
+            .inspect(|_| {
+                // A slot of this request its answer does not name.
+                for (si, slot) in slots.iter().enumerate() {
+                    if slot.sent == tie
+                        && let Some(r @ None) = results.get_mut(si)
+                    {
+                        let partition = slot.partition;
+                        *r = Some((Err(DeliveryError::MissingFromResponse { partition }), None));
+                    }
+                }
             }),
-            None => Ok(()),
+            None => Ok(0),
         };
         self.reader.consume();
-        decoded.map_err(|error| Error::Decode {
+        let throttle_ms = decoded.map_err(|error| Error::Decode {
             api: ApiKey::Produce,
             broker: self.conn_addr(ci),
             error,

@@ -343,6 +343,39 @@ where
         }
     }
 
+    /// Whether this producer is idempotent: `enable.idempotence`, in a build with the
+    /// `idempotence` feature. Without the feature it is a constant `false`, and every path of
+    /// idempotence (InitProducerId, sequences, epoch bumps) is left out of the binary.
+    #[inline(always)]
+    pub(super) fn idempotent(&self) -> bool {
+        cfg!(feature = "idempotence") && self.config.enable_idempotence
+    }
+
+    /// The producer id and epoch in use ([`idempotent`](Self::idempotent) producers only):
+    /// a constant `None` without the `idempotence` feature, for the same reason.
+    #[inline(always)]
+    pub(super) fn pid(&self) -> Option<(i64, i16)> {
+        if cfg!(feature = "idempotence") {
+            self.producer_id
+        } else {
+            None
+        }
+    }
+
+    /// Whether an epoch bump is due: a constant `false` without the `idempotence` feature.
+    #[inline(always)]
+    pub(super) fn bump_due(&self) -> bool {
+        cfg!(feature = "idempotence") && self.bump_epoch
+    }
+
+    /// Whether new connections authenticate (`security.protocol` SASL_*), in a build with the
+    /// `sasl` feature; a constant `false` without it, which leaves SASL out of the binary.
+    #[cfg(feature = "sasl")]
+    #[inline(always)]
+    pub(super) fn authenticates(&self) -> bool {
+        cfg!(feature = "sasl") && self.config.security_protocol.uses_sasl()
+    }
+
     /// Closes connection `ci` without touching the batches in flight on it (the caller
     /// decides their fate).
     pub(super) fn drop_conn(&mut self, ci: usize) {

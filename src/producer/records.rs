@@ -87,12 +87,6 @@ pub enum ValueError {
     Failed,
 }
 
-/// Where a record's value comes from.
-pub(super) enum Value<'v, 'f> {
-    Bytes(Option<&'v [u8]>),
-    Writer(&'f mut dyn FnMut(&mut [u8]) -> Result<usize, ValueError>),
-}
-
 /// The open batch has no room for the record (`needed` bytes of batch).
 pub(super) struct Full {
     pub(super) needed: usize,

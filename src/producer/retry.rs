@@ -44,7 +44,7 @@ where
             self.finish_slot(si, result);
             return;
         };
-        let idempotent = self.producer_id.is_some();
+        let idempotent = self.pid().is_some();
         let retriable = match error {
             DeliveryError::Broker { code, .. } => {
                 if idempotent && code == ErrorCode::OutOfOrderSequenceNumber {
@@ -93,7 +93,7 @@ where
     /// sequence, so that one whose answer was lost is still recognised as a duplicate; their
     /// batches filled after the bump start at 0 in the new epoch.
     fn request_bump(&mut self, si: usize) {
-        if self.producer_id.is_none() {
+        if self.pid().is_none() {
             return;
         }
         if let Some(s) = self.slots.get(si)
@@ -213,23 +213,6 @@ where
         }
     }
 
-    /// The epoch bump (or the producer id it needs) failed with `e`: the batches waiting to be
-    /// sent cannot go before it (a broken partition's would be refused, and the others would
-    /// be numbered in an epoch about to end). Each is sent again after a back-off (the bump is
-    /// tried again first) if `e` is retriable and it has retries and time left, else failed.
-    /// `Err(e)` only when batches failed and none will be sent again; with nothing waiting the
-    /// bump is only left for the next request.
-    pub(super) fn bump_failed(&mut self, e: super::Error<'a, C::Error>) -> Res<'a, (), C> {
-        warn!("the producer epoch could not be bumped");
-        let waiting = self.slots.iter().filter(|s| s.is_waiting()).count();
-        let retried = self.release(Release::Waiting, e.is_retriable());
-        if waiting == 0 || retried > 0 {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    }
-
     /// The batches `which` names: each marked to be sent again if `retriable` and it may,
     /// else failed. How many will be sent again.
     pub(super) fn release(&mut self, which: Release, retriable: bool) -> u32 {
@@ -244,6 +227,7 @@ where
                     self.slots.get(si).is_some_and(|s| s.is_waiting())
                         && self.leader_of(si) == leader
                 }
+                #[cfg(feature = "idempotence")]
                 Release::Waiting => self.slots.get(si).is_some_and(|s| s.is_waiting()),
             };
             if !concerned {
@@ -294,5 +278,6 @@ pub(super) enum Release {
     /// Those waiting to be sent to this leader.
     Leader(i32),
     /// Every batch waiting to be sent.
+    #[cfg(feature = "idempotence")]
     Waiting,
 }

@@ -3,12 +3,12 @@
 use embedded_nal_async::{Dns, TcpConnect};
 
 use super::producer::{Producer, Res};
-use super::records::{Full, Record, Ticket, Value, ValueError};
+use super::records::{Full, Record, Ticket, ValueError};
 use super::slot::Region;
 use super::{Clock, Delay, Error};
 use crate::partition::{Partitioner, choose_partition};
 use crate::protocol::ApiKey;
-use crate::record::InPlace;
+use crate::record::{InPlace, RecordBatchBuilder};
 use crate::wire::{EncodeError, WithError};
 
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
@@ -23,8 +23,10 @@ where
     /// Appends a record to its partition's batch and returns its ticket. Sends batches first
     /// if `linger.ms` has passed, and whenever a batch is full or no batch buffer is free.
     pub async fn send(&mut self, topic: &'a str, record: Record<'_>) -> Res<'a, Ticket<'a>, C> {
-        self.send_inner(topic, &record, Value::Bytes(record.value))
-            .await
+        self.send_inner(topic, &record, &mut |builder, timestamp, room| {
+            append_bytes(builder, &record, timestamp, room)
+        })
+        .await
     }
 
     /// [`send`](Self::send) with the value written by `write` straight into the batch (a
@@ -46,15 +48,21 @@ where
     where
         F: FnMut(&mut [u8]) -> Result<usize, ValueError>,
     {
-        self.send_inner(topic, &record, Value::Writer(&mut write))
-            .await
+        self.send_inner(topic, &record, &mut |builder, timestamp, room| {
+            append_written(builder, &record, timestamp, room, &mut write)
+        })
+        .await
     }
 
-    pub(super) async fn send_inner(
+    /// The send path shared by [`send`](Self::send) and [`send_with`](Self::send_with);
+    /// `append` puts the record into the open batch it is given. Behind a `dyn`, so that each
+    /// way of appending is linked only where its entry point is called (a firmware that only
+    /// calls `send` carries no in-place writer path).
+    async fn send_inner(
         &mut self,
         topic: &'a str,
         record: &Record<'_>,
-        mut value: Value<'_, '_>,
+        append: Append<'_>,
     ) -> Res<'a, Ticket<'a>, C> {
         self.compress.check().map_err(Error::Config)?;
         // One clock read per record serves linger, metadata age and the timestamp (taken as
@@ -66,7 +74,6 @@ where
             .timestamp
             .or_else(|| self.clock.wall_ms_at(now))
             .unwrap_or(-1);
-        let key_len = record.key.map(<[u8]>::len);
         // The partition is chosen once per record (KAFKA-9965): a round-robin or random
         // partitioner asked again after the record's batch closed would skip a partition or
         // draw twice. Only a partitioner that moved on when a batch closed (sticky:
@@ -105,49 +112,19 @@ where
                 continue;
             };
             let was_empty = builder.is_empty();
-            let appended = match &mut value {
-                Value::Bytes(bytes) => {
-                    let value_len = bytes.map(<[u8]>::len);
-                    let needed = builder.len()
-                        + builder.record_len(timestamp, key_len, value_len, record.headers);
-                    if needed > batch_size {
-                        Err(Full { needed })
-                    } else {
-                        builder
-                            .append(timestamp, record.key, *bytes, record.headers)
-                            .map_err(|error| Error::Encode {
-                                api: ApiKey::Produce,
-                                error,
-                            })?;
-                        Ok(())
-                    }
-                }
-                Value::Writer(write) => {
-                    let mark = builder.mark();
-                    let payload = InPlace(|out: &mut [u8]| write(out));
-                    match builder.append_with(timestamp, record.key, payload, record.headers) {
-                        // With compression the batch must stay within what surely compresses
-                        // into its buffer: the record goes into the next batch.
-                        Ok(()) if builder.len() > plain_cap => {
-                            let needed = builder.len();
-                            builder.restore(mark);
-                            Err(Full { needed })
-                        }
-                        Ok(()) => Ok(()),
-                        Err(WithError::Closure(ValueError::DoesNotFit))
-                        | Err(WithError::Encode(EncodeError::BufferTooSmall { .. })) => Err(Full {
-                            needed: builder.len() + builder.remaining() + 1,
-                        }),
-                        Err(WithError::Closure(ValueError::Failed)) => {
-                            return Err(Error::Value { topic, partition });
-                        }
-                        Err(WithError::Encode(error)) => {
-                            return Err(Error::Encode {
-                                api: ApiKey::Produce,
-                                error,
-                            });
-                        }
-                    }
+            let room = Room {
+                batch_size,
+                plain_cap,
+            };
+            let appended = match append(builder, timestamp, room) {
+                Ok(()) => Ok(()),
+                Err(NotAppended::Full(full)) => Err(full),
+                Err(NotAppended::Value) => return Err(Error::Value { topic, partition }),
+                Err(NotAppended::Encode(error)) => {
+                    return Err(Error::Encode {
+                        api: ApiKey::Produce,
+                        error,
+                    });
                 }
             };
             if let Err(Full { needed }) = appended {
@@ -183,5 +160,76 @@ where
             needed: self.batch_size.saturating_add(1),
             available: self.batch_size,
         })
+    }
+}
+
+/// How much a batch may take: `batch.size`, and with compression what surely compresses into
+/// its buffer.
+#[derive(Clone, Copy)]
+struct Room {
+    batch_size: usize,
+    plain_cap: usize,
+}
+
+/// Why a record was not appended.
+enum NotAppended {
+    /// The open batch has no room for it.
+    Full(Full),
+    /// The value writer failed ([`ValueError::Failed`]).
+    Value,
+    /// It cannot be encoded.
+    Encode(EncodeError),
+}
+
+/// Appends the record to the open batch given, at the timestamp given, within the room given.
+type Append<'f> =
+    &'f mut dyn FnMut(&mut RecordBatchBuilder<'_>, i64, Room) -> Result<(), NotAppended>;
+
+/// [`Producer::send`]'s append: a value at hand, its record sized before it is written.
+fn append_bytes(
+    builder: &mut RecordBatchBuilder<'_>,
+    record: &Record<'_>,
+    timestamp: i64,
+    room: Room,
+) -> Result<(), NotAppended> {
+    let key_len = record.key.map(<[u8]>::len);
+    let value_len = record.value.map(<[u8]>::len);
+    let needed = builder.len() + builder.record_len(timestamp, key_len, value_len, record.headers);
+    if needed > room.batch_size {
+        return Err(NotAppended::Full(Full { needed }));
+    }
+    builder
+        .append(timestamp, record.key, record.value, record.headers)
+        .map_err(NotAppended::Encode)
+}
+
+/// [`Producer::send_with`]'s append: the value written in place by `write`, the record taken
+/// back if it went past what surely compresses into the buffer.
+fn append_written(
+    builder: &mut RecordBatchBuilder<'_>,
+    record: &Record<'_>,
+    timestamp: i64,
+    room: Room,
+    write: &mut dyn FnMut(&mut [u8]) -> Result<usize, ValueError>,
+) -> Result<(), NotAppended> {
+    let mark = builder.mark();
+    let payload = InPlace(|out: &mut [u8]| write(out));
+    match builder.append_with(timestamp, record.key, payload, record.headers) {
+        // With compression the batch must stay within what surely compresses into its
+        // buffer: the record goes into the next batch.
+        Ok(()) if builder.len() > room.plain_cap => {
+            let needed = builder.len();
+            builder.restore(mark);
+            Err(NotAppended::Full(Full { needed }))
+        }
+        Ok(()) => Ok(()),
+        Err(WithError::Closure(ValueError::DoesNotFit))
+        | Err(WithError::Encode(EncodeError::BufferTooSmall { .. })) => {
+            Err(NotAppended::Full(Full {
+                needed: builder.len() + builder.remaining() + 1,
+            }))
+        }
+        Err(WithError::Closure(ValueError::Failed)) => Err(NotAppended::Value),
+        Err(WithError::Encode(error)) => Err(NotAppended::Encode(error)),
     }
 }

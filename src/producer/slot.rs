@@ -63,34 +63,6 @@ impl Slot<'_> {
     }
 }
 
-/// Offsets in a record batch (v2) of the fields an epoch bump rewrites, and where the CRC
-/// starts covering.
-const CRC_AT: usize = 17;
-const ATTRIBUTES_AT: usize = 21;
-const PRODUCER_ID_AT: usize = 43;
-const PRODUCER_EPOCH_AT: usize = 51;
-const BASE_SEQUENCE_AT: usize = 53;
-
-/// Gives a sealed batch a new producer id, epoch and base sequence, and its CRC again (the
-/// CRC covers them). Only an epoch bump does this: a batch otherwise always goes out with the
-/// bytes it was sealed with.
-pub(super) fn rewrite_producer_state(batch: &mut [u8], id: i64, epoch: i16, sequence: i32) {
-    let fields: [(usize, &[u8]); 3] = [
-        (PRODUCER_ID_AT, &id.to_be_bytes()),
-        (PRODUCER_EPOCH_AT, &epoch.to_be_bytes()),
-        (BASE_SEQUENCE_AT, &sequence.to_be_bytes()),
-    ];
-    for (at, bytes) in fields {
-        if let Some(field) = batch.get_mut(at..at + bytes.len()) {
-            field.copy_from_slice(bytes);
-        }
-    }
-    let crc = crate::record::crc32c(batch.get(ATTRIBUTES_AT..).unwrap_or_default());
-    if let Some(field) = batch.get_mut(CRC_AT..CRC_AT + 4) {
-        field.copy_from_slice(&crc.to_be_bytes());
-    }
-}
-
 impl<'a, C, K, D, P, const T: usize, const B: usize, const R: usize, N, const L: usize>
     Producer<'a, C, K, D, P, T, B, R, N, L>
 where
@@ -115,12 +87,13 @@ where
             .position(|s| matches!(s.region, Region::Idle(_)))?;
         let now = self.clock.now_ms();
         let batch = self.next_batch;
+        let pid = self.pid();
         let slot = self.slots.get_mut(si)?;
         let Region::Idle(buf) = core::mem::replace(&mut slot.region, Region::Gone) else {
             return None;
         };
         let w = Writer::new(buf);
-        let header = match (self.producer_id, self.metadata.topic_at(topic)) {
+        let header = match (pid, self.metadata.topic_at(topic)) {
             (Some((producer_id, producer_epoch)), Some(t)) => BatchHeader {
                 producer_id,
                 producer_epoch,
@@ -158,6 +131,7 @@ where
 
     /// Finishes slot `si`'s batch if it is open (an empty one goes back to idle).
     pub(super) fn seal(&mut self, si: usize) {
+        let numbered = self.pid().is_some();
         let Some(slot) = self.slots.get_mut(si) else {
             return;
         };
@@ -178,7 +152,7 @@ where
             }
             _ => Region::Idle(w.into_buf()),
         };
-        if self.producer_id.is_some()
+        if numbered
             && matches!(slot.region, Region::Sealed(..))
             && let Some(seq) = self
                 .metadata

@@ -2,7 +2,7 @@
 //! the header (length, last offset delta, timestamps, count, CRC) when finished.
 
 use super::{Attributes, BATCH_HEADER_LEN, Header, MAGIC, TimestampType, crc32c, field};
-use crate::wire::{EncodeError, Gap, WithError, Writer, varint};
+use crate::wire::{EncodeError, WithError, Writer, varint};
 use core::convert::Infallible;
 
 /// The header fields a producer chooses; the rest are computed from the records.
@@ -255,23 +255,22 @@ impl<'a> RecordBatchBuilder<'a> {
             return Err((w, e));
         }
         let mut fixed = [0u8; BATCH_HEADER_LEN];
-        let mut h = Writer::new(&mut fixed);
-        let written = (|| {
-            h.put_i64(header.base_offset)?;
-            h.put_i32(0)?; // length
-            h.put_i32(header.partition_leader_epoch)?;
-            h.put_i8(MAGIC)?;
-            h.put_u32(0)?; // crc
-            h.put_i16(header.attributes().0)?;
-            h.put_i32(0)?; // last offset delta
-            h.put_i64(0)?; // base timestamp
-            h.put_i64(0)?; // max timestamp
-            h.put_i64(header.producer_id)?;
-            h.put_i16(header.producer_epoch)?;
-            h.put_i32(header.base_sequence)?;
-            h.put_i32(0) // record count
-        })()
-        .and_then(|()| w.put_slice(&fixed));
+        {
+            // Fixed offsets in a fixed array: plain stores, no error paths (the length, CRC,
+            // offset delta, timestamps and record count are zero until `finish`).
+            let mut h = &mut fixed[..];
+            put(&mut h, header.base_offset.to_be_bytes());
+            put(&mut h, [0; 4]); // length
+            put(&mut h, header.partition_leader_epoch.to_be_bytes());
+            put(&mut h, MAGIC.to_be_bytes());
+            put(&mut h, [0; 4]); // crc
+            put(&mut h, header.attributes().0.to_be_bytes());
+            put(&mut h, [0; 4 + 8 + 8]); // last offset delta, base and max timestamps
+            put(&mut h, header.producer_id.to_be_bytes());
+            put(&mut h, header.producer_epoch.to_be_bytes());
+            put(&mut h, header.base_sequence.to_be_bytes());
+        }
+        let written = w.put_slice(&fixed);
         match written {
             Ok(()) => Ok(Self {
                 w,
@@ -467,25 +466,43 @@ impl<'a> RecordBatchBuilder<'a> {
             w.rollback(base);
             return (w, Ok(0));
         }
-        let result = (|| {
-            let total = w.position() - base;
-            let at = |offset: usize| base + offset;
-            w.patch_i32(
-                Gap::at(at(field::LENGTH.start)),
-                (total - field::LOG_OVERHEAD) as i32,
-            )?;
-            w.patch_i32(Gap::at(at(field::LAST_OFFSET_DELTA.start)), count - 1)?;
-            w.patch_i64(Gap::at(at(field::BASE_TIMESTAMP.start)), base_timestamp)?;
-            w.patch_i64(Gap::at(at(field::MAX_TIMESTAMP.start)), max_timestamp)?;
-            w.patch_i32(Gap::at(at(field::RECORD_COUNT.start)), count)?;
-            let crc = crc32c(
-                w.written()
-                    .get(at(field::ATTRIBUTES.start)..)
-                    .unwrap_or_default(),
-            );
-            w.patch_u32(Gap::at(at(field::CRC.start)), crc)?;
-            Ok(total)
-        })();
+        let total = w.position() - base;
+        let header = w
+            .written_mut()
+            .get_mut(base..)
+            .and_then(|b| b.first_chunk_mut::<BATCH_HEADER_LEN>());
+        let result = match header {
+            // Fixed offsets in a fixed-size header: plain stores, no error path per field.
+            Some(h) => {
+                set(
+                    h,
+                    field::LENGTH.start,
+                    ((total - field::LOG_OVERHEAD) as i32).to_be_bytes(),
+                );
+                set(h, field::LAST_OFFSET_DELTA.start, (count - 1).to_be_bytes());
+                set(h, field::BASE_TIMESTAMP.start, base_timestamp.to_be_bytes());
+                set(h, field::MAX_TIMESTAMP.start, max_timestamp.to_be_bytes());
+                set(h, field::RECORD_COUNT.start, count.to_be_bytes());
+                let crc = crc32c(
+                    w.written()
+                        .get(base + field::ATTRIBUTES.start..)
+                        .unwrap_or_default(),
+                );
+                if let Some(h) = w
+                    .written_mut()
+                    .get_mut(base..)
+                    .and_then(|b| b.first_chunk_mut::<BATCH_HEADER_LEN>())
+                {
+                    set(h, field::CRC.start, crc.to_be_bytes());
+                }
+                Ok(total)
+            }
+            // The header was written when the batch began: never short.
+            None => Err(EncodeError::BufferTooSmall {
+                needed: base + BATCH_HEADER_LEN,
+                available: w.position(),
+            }),
+        };
         (w, result)
     }
 }
@@ -683,5 +700,23 @@ fn write_field<E>(
             w.fill_varint(gap, n as i32)?;
             Ok(())
         }
+    }
+}
+
+/// Writes `bytes` at the start of `out` and moves `out` past them (nothing if it is shorter:
+/// the callers write into arrays of a known length, so the check folds away).
+#[inline(always)]
+fn put<const N: usize>(out: &mut &mut [u8], bytes: [u8; N]) {
+    if let Some((head, tail)) = core::mem::take(out).split_first_chunk_mut::<N>() {
+        *head = bytes;
+        *out = tail;
+    }
+}
+
+/// Writes `bytes` at `at` in `header` (a constant offset within it: the check folds away).
+#[inline(always)]
+fn set<const N: usize>(header: &mut [u8; BATCH_HEADER_LEN], at: usize, bytes: [u8; N]) {
+    if let Some(field) = header.get_mut(at..).and_then(|f| f.first_chunk_mut::<N>()) {
+        *field = bytes;
     }
 }

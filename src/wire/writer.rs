@@ -14,11 +14,6 @@ pub struct Gap<const N: usize> {
 }
 
 impl<const N: usize> Gap<N> {
-    /// A slot at a fixed offset of a structure this crate laid out itself (a batch header).
-    pub(crate) const fn at(at: usize) -> Self {
-        Self { at }
-    }
-
     /// Offset of the slot's first byte in the writer's buffer.
     pub const fn offset(&self) -> usize {
         self.at

@@ -695,7 +695,7 @@ fn put_leb128(out: &mut [u8], at: usize, v: u64, n: usize) -> usize {
 ///
 /// Every varint's length comes from `leading_zeros`, so sizing the record costs no loop, and
 /// each varint is written with one store ([`put_leb128`]): the sizing and the byte loops of
-/// the general path were three quarters of the time of a 100-byte record (BENCHMARKS.md).
+/// the general path were two thirds of the time of a 100-byte record (BENCHMARKS.md).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn write_known<E>(

@@ -376,6 +376,10 @@ impl<'a> RecordBatchBuilder<'a> {
     }
 
     /// Appends a record whose key and value are at hand (`None` is null).
+    ///
+    /// Inlined, so that the small-value path runs in the caller's loop without a call; the
+    /// general path stays out of line.
+    #[inline]
     pub fn append(
         &mut self,
         timestamp: i64,
@@ -388,6 +392,17 @@ impl<'a> RecordBatchBuilder<'a> {
         {
             return Ok(());
         }
+        self.append_general(timestamp, key, value, headers)
+    }
+
+    #[inline(never)]
+    fn append_general(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<(), EncodeError> {
         self.append_with::<Infallible>(timestamp, key, value, headers)
             .map_err(|e| match e {
                 WithError::Encode(e) => e,
@@ -403,7 +418,7 @@ impl<'a> RecordBatchBuilder<'a> {
     /// machinery: half the per-record time of [`append_with`](Self::append_with)'s path
     /// (BENCHMARKS.md). `false`, with nothing written, for anything else (including a record
     /// that does not fit), which the general path then writes or refuses.
-    #[inline]
+    #[inline(always)]
     fn append_small_value(&mut self, timestamp: i64, value: &[u8]) -> bool {
         const SMALL: u64 = 1 << 14;
         let ts = varint::zigzag64(self.timestamp_delta(timestamp));

@@ -343,6 +343,15 @@ pub trait ArrayItem<'a>: Sized + Copy {
         version: i16,
         flexible: bool,
     ) -> Result<(&'a [u8], Self), DecodeError>;
+
+    /// Checks one element as [`decode_item`](Self::decode_item) would and returns the input
+    /// after it: what validating a decoded array walks. A struct does it without building
+    /// the element (its generated `skip_fast`), so that iterating the array later is the only
+    /// time its elements are built.
+    #[inline]
+    fn skip_item(input: &'a [u8], version: i16, flexible: bool) -> Result<&'a [u8], DecodeError> {
+        Self::decode_item(input, version, flexible).map(|(rest, _)| rest)
+    }
 }
 
 macro_rules! fixed_items {
@@ -475,6 +484,20 @@ macro_rules! struct_array_item {
                 _flexible: bool,
             ) -> Result<(&'a [u8], Self), $crate::wire::DecodeError> {
                 <Self as $crate::protocol::codec::Decode<'a>>::decode(input, version)
+            }
+            #[inline]
+            fn skip_item(
+                input: &'a [u8],
+                version: i16,
+                _flexible: bool,
+            ) -> Result<&'a [u8], $crate::wire::DecodeError> {
+                match Self::skip_fast(input, version) {
+                    Some(rest) => Ok(rest),
+                    // An error (named as `decode` names it) or what the fast walk leaves to
+                    // `decode`.
+                    None => <Self as $crate::protocol::codec::Decode<'a>>::decode(input, version)
+                        .map(|(rest, _)| rest),
+                }
             }
         }
     )*};
@@ -1100,7 +1123,7 @@ fn elements<'a, T: ArrayItem<'a>>(
         None => {
             let mut rest = input;
             for _ in 0..len {
-                (rest, _) = T::decode_item(rest, version, flexible)?;
+                rest = T::skip_item(rest, version, flexible)?;
             }
             rest
         }
@@ -1131,6 +1154,15 @@ pub(crate) fn tagged_fields<'a>(
         return Ok((rest, TaggedFields::EMPTY));
     }
     within(what, decode::tagged_fields(input))
+}
+
+/// The input after an empty tagged-field section (one zero byte); `None` for any other.
+#[inline]
+pub(crate) fn skip_empty_tagged_fields(input: &[u8]) -> Option<&[u8]> {
+    match input.split_first() {
+        Some((&0, rest)) => Some(rest),
+        _ => None,
+    }
 }
 
 /// Decodes the data of a known tagged field, which must take all of it.

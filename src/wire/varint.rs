@@ -33,16 +33,17 @@ pub const fn unzigzag64(v: u64) -> i64 {
 /// Encoded size of an unsigned 32-bit varint.
 #[inline]
 pub const fn uvarint_len(v: u32) -> usize {
-    // 1 + floor((bits - 1) / 7), with 0 taking one byte.
+    // ceil(bits / 7), with 0 taking one byte; (9 * bits + 64) / 64 is the same for every
+    // bits in 1..=64, one multiply-add and a shift where `div_ceil(7)` takes two multiplies.
     let bits = 32 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
+    (bits * 9 + 64) >> 6
 }
 
 /// Encoded size of an unsigned 64-bit varint.
 #[inline]
 pub const fn uvarlong_len(v: u64) -> usize {
     let bits = 64 - (v | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
+    (bits * 9 + 64) >> 6
 }
 
 /// Encoded size of a zigzag `VARINT`.

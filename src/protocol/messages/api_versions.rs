@@ -477,6 +477,24 @@ impl<'a> Decode<'a> for ApiVersion<'a> {
     }
 }
 
+impl<'a> ApiVersion<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input = input.get(2 + 2 + 2..)?;
+        let input = if version >= 3 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// Features supported by the broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted.
 ///
 /// Versions: 3+.
@@ -596,6 +614,33 @@ impl<'a> Decode<'a> for SupportedFeatureKey<'a> {
     }
 }
 
+impl<'a> SupportedFeatureKey<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 3;
+        let input = if version >= 3 {
+            codec::string(input, flexible, "SupportedFeatureKey.name")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input =
+            input.get(if version >= 3 { 2 } else { 0 } + if version >= 3 { 2 } else { 0 }..)?;
+        let input = if version >= 3 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch \>= 0.
 ///
 /// Versions: 3+.
@@ -712,6 +757,33 @@ impl<'a> Decode<'a> for FinalizedFeatureKey<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> FinalizedFeatureKey<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 3;
+        let input = if version >= 3 {
+            codec::string(input, flexible, "FinalizedFeatureKey.name")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input =
+            input.get(if version >= 3 { 2 } else { 0 } + if version >= 3 { 2 } else { 0 }..)?;
+        let input = if version >= 3 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 

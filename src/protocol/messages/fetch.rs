@@ -438,6 +438,25 @@ impl<'a> Decode<'a> for ReplicaState<'a> {
     }
 }
 
+impl<'a> ReplicaState<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input =
+            input.get(if version >= 15 { 4 } else { 0 } + if version >= 15 { 8 } else { 0 }..)?;
+        let input = if version >= 15 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// The topics to fetch.
 ///
 /// Versions: 4+.
@@ -546,6 +565,35 @@ impl<'a> Decode<'a> for FetchTopic<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> FetchTopic<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 12;
+        let input = if version <= 12 {
+            codec::string(input, flexible, "FetchTopic.topic").ok()?.0
+        } else {
+            input
+        };
+        let input = input.get(if version >= 13 { 16 } else { 0 }..)?;
+        let input = {
+            let (input, _): (_, Array<'a, FetchPartition<'a>>) =
+                codec::array(input, version, flexible, "FetchTopic.partitions").ok()?;
+            input
+        };
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -734,6 +782,30 @@ impl<'a> Decode<'a> for FetchPartition<'a> {
     }
 }
 
+impl<'a> FetchPartition<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input = input.get(
+            4 + if version >= 9 { 4 } else { 0 }
+                + 8
+                + if version >= 12 { 4 } else { 0 }
+                + if version >= 5 { 8 } else { 0 }
+                + 4..,
+        )?;
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// In an incremental fetch request, the partitions to remove.
 ///
 /// Versions: 7+.
@@ -850,6 +922,39 @@ impl<'a> Decode<'a> for ForgottenTopic<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> ForgottenTopic<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 12;
+        let input = if (7..=12).contains(&version) {
+            codec::string(input, flexible, "ForgottenTopic.topic")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input = input.get(if version >= 13 { 16 } else { 0 }..)?;
+        let input = if version >= 7 {
+            let (input, _): (_, Array<'a, i32>) =
+                codec::array(input, version, flexible, "ForgottenTopic.partitions").ok()?;
+            input
+        } else {
+            input
+        };
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -1177,6 +1282,42 @@ impl<'a> Decode<'a> for FetchableTopicResponse<'a> {
     }
 }
 
+impl<'a> FetchableTopicResponse<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 12;
+        let input = if version <= 12 {
+            codec::string(input, flexible, "FetchableTopicResponse.topic")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input = input.get(if version >= 13 { 16 } else { 0 }..)?;
+        let input = {
+            let (input, _): (_, Array<'a, PartitionData<'a>>) = codec::array(
+                input,
+                version,
+                flexible,
+                "FetchableTopicResponse.partitions",
+            )
+            .ok()?;
+            input
+        };
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// The topic partitions.
 ///
 /// Versions: 4+.
@@ -1459,6 +1600,39 @@ impl<'a> Decode<'a> for PartitionData<'a> {
     }
 }
 
+impl<'a> PartitionData<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 12;
+        let input = input.get(4 + 2 + 8 + 8 + if version >= 5 { 8 } else { 0 }..)?;
+        let input = {
+            let (input, _): (_, Option<Array<'a, AbortedTransaction<'a>>>) = codec::nullable_array(
+                input,
+                version,
+                flexible,
+                "PartitionData.aborted_transactions",
+            )
+            .ok()?;
+            input
+        };
+        let input = input.get(if version >= 11 { 4 } else { 0 }..)?;
+        let input = codec::nullable_bytes(input, flexible, "PartitionData.records")
+            .ok()?
+            .0;
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// In case divergence is detected based on the \`LastFetchedEpoch\` and \`FetchOffset\` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge.
 ///
 /// Versions: 12+.
@@ -1555,6 +1729,25 @@ impl<'a> Decode<'a> for EpochEndOffset<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> EpochEndOffset<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input =
+            input.get(if version >= 12 { 4 } else { 0 } + if version >= 12 { 8 } else { 0 }..)?;
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -1657,6 +1850,25 @@ impl<'a> Decode<'a> for FetchLeaderIdAndEpoch<'a> {
     }
 }
 
+impl<'a> FetchLeaderIdAndEpoch<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input =
+            input.get(if version >= 12 { 4 } else { 0 } + if version >= 12 { 4 } else { 0 }..)?;
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request.
 ///
 /// Versions: 12+.
@@ -1756,6 +1968,25 @@ impl<'a> Decode<'a> for SnapshotId<'a> {
     }
 }
 
+impl<'a> SnapshotId<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input =
+            input.get(if version >= 12 { 8 } else { 0 } + if version >= 12 { 4 } else { 0 }..)?;
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// The aborted transactions.
 ///
 /// Versions: 4+.
@@ -1836,6 +2067,24 @@ impl<'a> Decode<'a> for AbortedTransaction<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> AbortedTransaction<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input = input.get(8 + 8..)?;
+        let input = if version >= 12 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -1979,6 +2228,40 @@ impl<'a> Decode<'a> for FetchNodeEndpoint<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> FetchNodeEndpoint<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 16;
+        let input = input.get(if version >= 16 { 4 } else { 0 }..)?;
+        let input = if version >= 16 {
+            codec::string(input, flexible, "FetchNodeEndpoint.host")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input = input.get(if version >= 16 { 4 } else { 0 }..)?;
+        let input = if version >= 16 {
+            codec::nullable_string(input, flexible, "FetchNodeEndpoint.rack")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input = if version >= 16 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 

@@ -300,6 +300,32 @@ impl<'a> Decode<'a> for MetadataRequestTopic<'a> {
     }
 }
 
+impl<'a> MetadataRequestTopic<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(if version >= 10 { 16 } else { 0 }..)?;
+        let input = if version >= 10 {
+            codec::nullable_string(input, flexible, "MetadataRequestTopic.name")
+        } else {
+            codec::string(input, flexible, "MetadataRequestTopic.name").map(|(r, v)| (r, Some(v)))
+        }
+        .ok()?
+        .0;
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 codec::struct_array_item!(MetadataRequestTopic);
 
 /// The Metadata response (API key 3), versions 1-12; flexible (compact strings and arrays, tagged fields) from version 9.
@@ -601,6 +627,32 @@ impl<'a> Decode<'a> for MetadataResponseBroker<'a> {
     }
 }
 
+impl<'a> MetadataResponseBroker<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(4..)?;
+        let input = codec::string(input, flexible, "MetadataResponseBroker.host")
+            .ok()?
+            .0;
+        let input = input.get(4..)?;
+        let input = codec::nullable_string(input, flexible, "MetadataResponseBroker.rack")
+            .ok()?
+            .0;
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// Each topic in the response.
 ///
 /// Versions: 1+.
@@ -758,6 +810,39 @@ impl<'a> Decode<'a> for MetadataResponseTopic<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> MetadataResponseTopic<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(2..)?;
+        let input = if version >= 12 {
+            codec::nullable_string(input, flexible, "MetadataResponseTopic.name")
+        } else {
+            codec::string(input, flexible, "MetadataResponseTopic.name").map(|(r, v)| (r, Some(v)))
+        }
+        .ok()?
+        .0;
+        let input = input.get(if version >= 10 { 16 } else { 0 } + 1..)?;
+        let input = {
+            let (input, _): (_, Array<'a, MetadataResponsePartition<'a>>) =
+                codec::array(input, version, flexible, "MetadataResponseTopic.partitions").ok()?;
+            input
+        };
+        let input = input.get(if version >= 8 { 4 } else { 0 }..)?;
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -924,6 +1009,57 @@ impl<'a> Decode<'a> for MetadataResponsePartition<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> MetadataResponsePartition<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(2 + 4 + 4 + if version >= 7 { 4 } else { 0 }..)?;
+        let input = {
+            let (input, _): (_, Array<'a, i32>) = codec::array(
+                input,
+                version,
+                flexible,
+                "MetadataResponsePartition.replica_nodes",
+            )
+            .ok()?;
+            input
+        };
+        let input = {
+            let (input, _): (_, Array<'a, i32>) = codec::array(
+                input,
+                version,
+                flexible,
+                "MetadataResponsePartition.isr_nodes",
+            )
+            .ok()?;
+            input
+        };
+        let input = if version >= 5 {
+            let (input, _): (_, Array<'a, i32>) = codec::array(
+                input,
+                version,
+                flexible,
+                "MetadataResponsePartition.offline_replicas",
+            )
+            .ok()?;
+            input
+        } else {
+            input
+        };
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 

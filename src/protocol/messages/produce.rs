@@ -232,6 +232,32 @@ impl<'a> Decode<'a> for TopicProduceData<'a> {
     }
 }
 
+impl<'a> TopicProduceData<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = codec::string(input, flexible, "TopicProduceData.name")
+            .ok()?
+            .0;
+        let input = {
+            let (input, _): (_, Array<'a, PartitionProduceData<'a>>) =
+                codec::array(input, version, flexible, "TopicProduceData.partition_data").ok()?;
+            input
+        };
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// Each partition to produce to.
 ///
 /// Versions: 3+.
@@ -323,6 +349,28 @@ impl<'a> Decode<'a> for PartitionProduceData<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> PartitionProduceData<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(4..)?;
+        let input = codec::nullable_bytes(input, flexible, "PartitionProduceData.records")
+            .ok()?
+            .0;
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -580,6 +628,37 @@ impl<'a> Decode<'a> for TopicProduceResponse<'a> {
     }
 }
 
+impl<'a> TopicProduceResponse<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = codec::string(input, flexible, "TopicProduceResponse.name")
+            .ok()?
+            .0;
+        let input = {
+            let (input, _): (_, Array<'a, PartitionProduceResponse<'a>>) = codec::array(
+                input,
+                version,
+                flexible,
+                "TopicProduceResponse.partition_responses",
+            )
+            .ok()?;
+            input
+        };
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// Each partition that we produced to within the topic.
 ///
 /// Versions: 3+.
@@ -796,6 +875,44 @@ impl<'a> Decode<'a> for PartitionProduceResponse<'a> {
     }
 }
 
+impl<'a> PartitionProduceResponse<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(4 + 2 + 8 + 8 + if version >= 5 { 8 } else { 0 }..)?;
+        let input = if version >= 8 {
+            let (input, _): (_, Array<'a, BatchIndexAndErrorMessage<'a>>) = codec::array(
+                input,
+                version,
+                flexible,
+                "PartitionProduceResponse.record_errors",
+            )
+            .ok()?;
+            input
+        } else {
+            input
+        };
+        let input = if version >= 8 {
+            codec::nullable_string(input, flexible, "PartitionProduceResponse.error_message")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// The batch indices of records that caused the batch to be dropped
 ///
 /// Versions: 8+.
@@ -909,6 +1026,36 @@ impl<'a> Decode<'a> for BatchIndexAndErrorMessage<'a> {
     }
 }
 
+impl<'a> BatchIndexAndErrorMessage<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 9;
+        let input = input.get(if version >= 8 { 4 } else { 0 }..)?;
+        let input = if version >= 8 {
+            codec::nullable_string(
+                input,
+                flexible,
+                "BatchIndexAndErrorMessage.batch_index_error_message",
+            )
+            .ok()?
+            .0
+        } else {
+            input
+        };
+        let input = if version >= 9 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
+    }
+}
+
 /// An element of `PartitionProduceResponse::current_leader`.
 ///
 /// Versions: 10+.
@@ -1005,6 +1152,25 @@ impl<'a> Decode<'a> for LeaderIdAndEpoch<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> LeaderIdAndEpoch<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let input =
+            input.get(if version >= 10 { 4 } else { 0 } + if version >= 10 { 4 } else { 0 }..)?;
+        let input = if version >= 10 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 
@@ -1148,6 +1314,38 @@ impl<'a> Decode<'a> for NodeEndpoint<'a> {
                 unknown_tagged_fields,
             },
         ))
+    }
+}
+
+impl<'a> NodeEndpoint<'a> {
+    /// Walks one encoded value the way [`Decode::decode`] reads it, without building it:
+    /// the input after it, or `None` where this walk cannot vouch for it (an error, a
+    /// non-empty tagged section), which `decode` then settles. What validating a decoded
+    /// array walks, so that its elements are not all built twice (BENCHMARKS.md).
+    #[inline]
+    pub(crate) fn skip_fast(input: &'a [u8], version: i16) -> Option<&'a [u8]> {
+        codec::decode_version(API, VERSIONS, version).ok()?;
+        let flexible = version >= 10;
+        let input = input.get(if version >= 10 { 4 } else { 0 }..)?;
+        let input = if version >= 10 {
+            codec::string(input, flexible, "NodeEndpoint.host").ok()?.0
+        } else {
+            input
+        };
+        let input = input.get(if version >= 10 { 4 } else { 0 }..)?;
+        let input = if version >= 10 {
+            codec::nullable_string(input, flexible, "NodeEndpoint.rack")
+                .ok()?
+                .0
+        } else {
+            input
+        };
+        let input = if version >= 10 {
+            codec::skip_empty_tagged_fields(input)?
+        } else {
+            input
+        };
+        Some(input)
     }
 }
 

@@ -268,9 +268,9 @@ fn rk_request(batches: Vec<RecordBatch>) -> rk::ProduceRequest {
 }
 
 /// The frame as rskafka's messenger sends it: the request header (v1 below Produce v9) and the
-/// body written with `write_versioned` into one `Vec` (`Vec::new()`, as the messenger does),
-/// then the size in front (the messenger writes it separately; here it is a placeholder
-/// patched in place).
+/// body written with `write_versioned` into one growing `Vec` (not sized up front, as in the
+/// messenger), behind the size (the messenger writes it separately; here it is 4 placeholder
+/// bytes patched at the end).
 fn rk_encode(version: i16, request: &rk::ProduceRequest) -> Vec<u8> {
     let header = rk::RequestHeader {
         request_api_key: ApiKey::Produce,

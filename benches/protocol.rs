@@ -1,23 +1,29 @@
-//! Protocol messages against a peer, `kafka-protocol` (owned, heap-allocated messages), in one
-//! run so that the ratios are fair:
+//! Protocol messages against two peers, `kafka-protocol` (owned, heap-allocated messages) and
+//! `rskafka`'s codec (its `protocol` module: owned messages, written into and read from a
+//! `std::io` stream), in one run so that the ratios are fair:
 //!
 //! - encoding a Produce request of 1 topic × 3 partitions × 1000 records of 100 bytes, at v9
 //!   (flexible) and v3: ours streamed into the frame by `ProduceRequestWriter` (values copied,
 //!   or written in place by a closure); ours through the `ProduceRequest` repr, with the
 //!   batches built first and with them built beforehand;
 //!   kafka-protocol from the payload slices (records, `RecordBatchEncoder`, request, header) and
-//!   with its `Record`s built beforehand; and the floor, copying the payload once and one CRC-32C
-//!   per partition over it;
-//! - decoding a Metadata response of 100 topics × 10 partitions (v12, v9), reading every
+//!   with its `Record`s built beforehand; at v3, rskafka the same two ways (its `RecordBatch`es
+//!   from the payloads, and with them built beforehand); and the floor, copying the payload once
+//!   and one CRC-32C per partition over it;
+//! - decoding a Metadata response of 100 topics × 10 partitions (v12, v9, v4), reading every
 //!   partition's fields (and ours decoded only: it validates everything, builds nothing);
-//! - decoding a Produce response for 100 partitions (v9, v3);
+//!   rskafka at v4, the highest Metadata version it has;
+//! - decoding a Produce response for 100 partitions (v9, v7, v3; rskafka at v7 and v3);
 //! - decoding a Fetch response of 1 topic × 10 partitions × one batch of 100 records of 100
 //!   bytes (v17 by topic id, v12 by name, v4), reading every record's offset, key and value
 //!   (batches CRC-checked by both), and ours decoded only (records not walked).
 //!
-//! Every encoder's frame is checked to be byte for byte the same before it is timed.
-//! (`rskafka` is not compared: its `protocol` module is private, exposed only by its
-//! `unstable-fuzzing` feature.)
+//! Every encoder's frame is checked to be byte for byte the same before it is timed, and every
+//! decoder's walk to give the same sum.
+//!
+//! rskafka's `protocol` module is private unless its `unstable-fuzzing` feature is on (that is
+//! how it is reached here; it is not rskafka's stable API), and it only has Produce v3..=v7
+//! (it asserts `v <= 7`) and Metadata v0..=v4, hence the extra versions above.
 //!
 //! ```text
 //! cargo bench --bench protocol --features std -- --warm-up-time 1 --measurement-time 3
@@ -39,7 +45,16 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use rskafka::protocol::api_key::ApiKey;
+use rskafka::protocol::api_version::ApiVersion;
+use rskafka::protocol::messages::{self as rk, ReadVersionedType, WriteVersionedType};
+use rskafka::protocol::primitives::{Int16, Int32, NullableString, Records, String_, TaggedFields};
+use rskafka::protocol::record::{
+    ControlBatchOrRecords, Record as RkRecord, RecordBatch, RecordBatchCompression,
+    RecordBatchTimestampType,
+};
 use std::hint::black_box;
+use std::io::Cursor;
 
 const PARTITIONS: usize = 3;
 const RECORDS: usize = 1000;
@@ -200,6 +215,82 @@ fn kp_encode(version: i16, records: &[Vec<Record>]) -> BytesMut {
     frame
 }
 
+/// What an rskafka user builds from one partition's payloads: one owned `Record` per value in
+/// a `RecordBatch`. The batch header is ours (and kafka-protocol's): rskafka's own client
+/// writes a `partition_leader_epoch` of 0 where these write -1, so it is set to -1 here for the
+/// frames to be the same.
+fn rk_batch(values: &[[u8; VALUE]]) -> RecordBatch {
+    let records = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| RkRecord {
+            timestamp_delta: i as i64,
+            offset_delta: i as i32,
+            key: None,
+            value: Some(v.to_vec()),
+            headers: Vec::new(),
+        })
+        .collect();
+    RecordBatch {
+        base_offset: 0,
+        partition_leader_epoch: -1,
+        last_offset_delta: values.len() as i32 - 1,
+        first_timestamp: TS,
+        max_timestamp: TS + values.len() as i64 - 1,
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+        records: ControlBatchOrRecords::Records(records),
+        compression: RecordBatchCompression::NoCompression,
+        is_transactional: false,
+        timestamp_type: RecordBatchTimestampType::CreateTime,
+    }
+}
+
+/// rskafka's request from its batches (consumed: `ProduceRequest` owns them).
+fn rk_request(batches: Vec<RecordBatch>) -> rk::ProduceRequest {
+    rk::ProduceRequest {
+        transactional_id: NullableString(None),
+        acks: Int16(-1),
+        timeout_ms: Int32(30_000),
+        topic_data: vec![rk::ProduceRequestTopicData {
+            name: String_(TOPIC.to_string()),
+            partition_data: batches
+                .into_iter()
+                .enumerate()
+                .map(|(p, batch)| rk::ProduceRequestPartitionData {
+                    index: Int32(p as i32),
+                    records: Records(vec![batch]),
+                })
+                .collect(),
+        }],
+    }
+}
+
+/// The frame as rskafka's messenger sends it: the request header (v1 below Produce v9) and the
+/// body written with `write_versioned` into one growing `Vec` (not sized up front, as in the
+/// messenger), behind the size (the messenger writes it separately; here it is 4 placeholder
+/// bytes patched at the end).
+fn rk_encode(version: i16, request: &rk::ProduceRequest) -> Vec<u8> {
+    let header = rk::RequestHeader {
+        request_api_key: ApiKey::Produce,
+        request_api_version: ApiVersion(Int16(version)),
+        correlation_id: Int32(1),
+        client_id: Some(NullableString(Some(CLIENT.to_string()))),
+        tagged_fields: Some(TaggedFields::default()),
+    };
+    let mut frame = vec![0u8; 4];
+    header
+        .write_versioned(&mut frame, ApiVersion(Int16(1)))
+        .unwrap();
+    request
+        .write_versioned(&mut frame, ApiVersion(Int16(version)))
+        .unwrap();
+    let size = (frame.len() - 4) as i32;
+    frame[..4].copy_from_slice(&size.to_be_bytes());
+    frame
+}
+
 /// Panics, naming the first differing byte, unless `got` is `expected`.
 fn same(got: &[u8], expected: &[u8], who: &str, version: i16) {
     let at = got.iter().zip(expected).position(|(a, b)| a != b);
@@ -214,6 +305,7 @@ fn same(got: &[u8], expected: &[u8], who: &str, version: i16) {
 fn encode_produce(c: &mut Criterion) {
     let values: Vec<_> = (0..PARTITIONS).map(payloads).collect();
     let kp_prebuilt: Vec<_> = values.iter().map(|v| kp_records(v)).collect();
+    let rk_prebuilt = rk_request(values.iter().map(|v| rk_batch(v)).collect());
     let mut buf = vec![0u8; 512 * 1024];
     let mut batch_bufs = vec![vec![0u8; 128 * 1024]; PARTITIONS];
     let mut prebuilt = vec![vec![0u8; 128 * 1024]; PARTITIONS];
@@ -247,6 +339,16 @@ fn encode_produce(c: &mut Criterion) {
             "kafka-protocol",
             version,
         );
+        // rskafka has Produce v3..=v7 only.
+        let rskafka = version <= 7;
+        if rskafka {
+            same(
+                &rk_encode(version, &rk_prebuilt),
+                &expected,
+                "rskafka",
+                version,
+            );
+        }
 
         g.bench_function(
             BenchmarkId::new("embedded-kafka streaming writer", version),
@@ -299,6 +401,18 @@ fn encode_produce(c: &mut Criterion) {
             BenchmarkId::new("kafka-protocol, Records pre-built", version),
             |b| b.iter(|| black_box(kp_encode(version, black_box(&kp_prebuilt)).len())),
         );
+        if rskafka {
+            g.bench_function(BenchmarkId::new("rskafka from payloads", version), |b| {
+                b.iter(|| {
+                    let request = rk_request(values.iter().map(|v| rk_batch(v)).collect());
+                    black_box(rk_encode(version, &request).len())
+                })
+            });
+            g.bench_function(
+                BenchmarkId::new("rskafka, RecordBatches pre-built", version),
+                |b| b.iter(|| black_box(rk_encode(version, black_box(&rk_prebuilt)).len())),
+            );
+        }
     }
     g.bench_function(BenchmarkId::new("floor", "copy+crc32c"), |b| {
         b.iter(|| {
@@ -414,12 +528,46 @@ fn kp_metadata(frame: &Bytes, version: i16) -> i64 {
     sum
 }
 
+/// rskafka (Metadata v0..=v4): the response header (v0) and body with `read_versioned` from a
+/// `Cursor` over the frame, then the same walk as the others, less the leader epoch (a v7
+/// field it does not have).
+fn rk_metadata(frame: &[u8], version: i16) -> i64 {
+    let mut reader = Cursor::new(frame);
+    let header = rk::ResponseHeader::read_versioned(&mut reader, ApiVersion(Int16(0))).unwrap();
+    let response =
+        rk::MetadataResponse::read_versioned(&mut reader, ApiVersion(Int16(version))).unwrap();
+    assert_eq!(reader.position() as usize, frame.len());
+    let mut sum = i64::from(header.correlation_id.0);
+    for broker in &response.brokers {
+        sum += i64::from(broker.port.0) + broker.host.0.len() as i64;
+    }
+    for topic in &response.topics {
+        sum += topic.name.0.len() as i64 + i64::from(Int16::from(topic.error).0);
+        for p in &topic.partitions {
+            sum += i64::from(p.partition_index.0) + i64::from(p.leader_id.0);
+            let replicas = p.replica_nodes.0.as_deref().unwrap_or_default();
+            sum += replicas.iter().map(|n| i64::from(n.0)).sum::<i64>();
+            sum += p.isr_nodes.0.as_ref().map_or(0, Vec::len) as i64;
+        }
+    }
+    sum
+}
+
 fn decode_metadata(c: &mut Criterion) {
     let mut g = c.benchmark_group("metadata_response_decode_100x10");
-    for version in [12i16, 9] {
+    for version in [12i16, 9, 4] {
         let frame = metadata_frame(version);
         let bytes = Bytes::from(frame.clone());
         assert_eq!(ours_metadata(&frame, version), kp_metadata(&bytes, version));
+        // rskafka has Metadata v0..=v4. Before v7 there is no leader epoch: ours and
+        // kafka-protocol report -1 for it, rskafka has no field.
+        let rskafka = version <= 4;
+        if rskafka {
+            assert_eq!(
+                ours_metadata(&frame, version),
+                rk_metadata(&frame, version) - (TOPICS * TOPIC_PARTITIONS) as i64
+            );
+        }
         g.throughput(Throughput::Bytes(frame.len() as u64));
         g.bench_function(
             BenchmarkId::new("embedded-kafka decode only", version),
@@ -439,6 +587,11 @@ fn decode_metadata(c: &mut Criterion) {
             BenchmarkId::new("kafka-protocol decode+walk", version),
             |b| b.iter(|| black_box(kp_metadata(black_box(&bytes), version))),
         );
+        if rskafka {
+            g.bench_function(BenchmarkId::new("rskafka decode+walk", version), |b| {
+                b.iter(|| black_box(rk_metadata(black_box(&frame), version)))
+            });
+        }
     }
     g.finish();
 }
@@ -499,15 +652,40 @@ fn kp_produce_response(frame: &Bytes, version: i16) -> i64 {
     sum
 }
 
+/// rskafka (Produce v3..=v7): the response header (v0) and body with `read_versioned` from a
+/// `Cursor` over the frame, then the same walk.
+fn rk_produce_response(frame: &[u8], version: i16) -> i64 {
+    let mut reader = Cursor::new(frame);
+    let _ = rk::ResponseHeader::read_versioned(&mut reader, ApiVersion(Int16(0))).unwrap();
+    let response =
+        rk::ProduceResponse::read_versioned(&mut reader, ApiVersion(Int16(version))).unwrap();
+    assert_eq!(reader.position() as usize, frame.len());
+    let mut sum = 0;
+    for topic in &response.responses {
+        for p in &topic.partition_responses {
+            sum += i64::from(p.index.0) + i64::from(Int16::from(p.error).0) + p.base_offset.0;
+        }
+    }
+    sum
+}
+
 fn decode_produce_response(c: &mut Criterion) {
     let mut g = c.benchmark_group("produce_response_decode_100_partitions");
-    for version in [9i16, 3] {
+    for version in [9i16, 7, 3] {
         let frame = produce_response_frame(version);
         let bytes = Bytes::from(frame.clone());
         assert_eq!(
             ours_produce_response(&frame, version),
             kp_produce_response(&bytes, version)
         );
+        // rskafka has Produce v3..=v7.
+        let rskafka = version <= 7;
+        if rskafka {
+            assert_eq!(
+                ours_produce_response(&frame, version),
+                rk_produce_response(&frame, version)
+            );
+        }
         g.throughput(Throughput::Bytes(frame.len() as u64));
         g.bench_function(
             BenchmarkId::new("embedded-kafka decode+walk", version),
@@ -517,6 +695,11 @@ fn decode_produce_response(c: &mut Criterion) {
             BenchmarkId::new("kafka-protocol decode+walk", version),
             |b| b.iter(|| black_box(kp_produce_response(black_box(&bytes), version))),
         );
+        if rskafka {
+            g.bench_function(BenchmarkId::new("rskafka decode+walk", version), |b| {
+                b.iter(|| black_box(rk_produce_response(black_box(&frame), version)))
+            });
+        }
     }
     g.finish();
 }

@@ -15,7 +15,9 @@
     )
 )]
 
-#[cfg(feature = "std")]
+// Unit tests may use `std` (vectors for test data) in every feature set: the test harness
+// links it anyway.
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 #[macro_use]

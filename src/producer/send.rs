@@ -185,22 +185,30 @@ enum NotAppended {
 type Append<'f> =
     &'f mut dyn FnMut(&mut RecordBatchBuilder<'_>, i64, Room) -> Result<(), NotAppended>;
 
-/// [`Producer::send`]'s append: a value at hand, its record sized before it is written.
+/// [`Producer::send`]'s append: a value at hand. The record is written, then taken back if it
+/// took the batch past `batch.size` (a full batch is the rare case; sizing every record first
+/// would cost each send a second pass over its framing, and a firmware the code for it).
 fn append_bytes(
     builder: &mut RecordBatchBuilder<'_>,
     record: &Record<'_>,
     timestamp: i64,
     room: Room,
 ) -> Result<(), NotAppended> {
-    let key_len = record.key.map(<[u8]>::len);
-    let value_len = record.value.map(<[u8]>::len);
-    let needed = builder.len() + builder.record_len(timestamp, key_len, value_len, record.headers);
-    if needed > room.batch_size {
-        return Err(NotAppended::Full(Full { needed }));
+    let mark = builder.mark();
+    match builder.append(timestamp, record.key, record.value, record.headers) {
+        Ok(()) if builder.len() > room.batch_size => {
+            let needed = builder.len();
+            builder.restore(mark);
+            Err(NotAppended::Full(Full { needed }))
+        }
+        Ok(()) => Ok(()),
+        // Past the buffer's end: the record takes `needed - available` bytes more than the
+        // buffer has left after the batch so far.
+        Err(EncodeError::BufferTooSmall { needed, available }) => Err(NotAppended::Full(Full {
+            needed: builder.len() + builder.remaining() + needed.saturating_sub(available),
+        })),
+        Err(error) => Err(NotAppended::Encode(error)),
     }
-    builder
-        .append(timestamp, record.key, record.value, record.headers)
-        .map_err(NotAppended::Encode)
 }
 
 /// [`Producer::send_with`]'s append: the value written in place by `write`, the record taken

@@ -58,6 +58,91 @@ fn standalone_batch(recs: &[Rec], seq: i32) -> Vec<u8> {
     b.finish().unwrap().to_vec()
 }
 
+/// The same request written by `ProduceRequestWriter` in place and by the repr encoder from
+/// batches built separately: (streamed frame, repr frame).
+fn streamed_and_repr(
+    version: i16,
+    shape: &[TopicShape],
+    transactional_id: Option<&str>,
+    acks: i16,
+    timeout_ms: i32,
+    correlation_id: i32,
+) -> (Vec<u8>, Vec<u8>) {
+    let header = RequestHeader::new(correlation_id, Some("producer-1"));
+
+    // Streaming, in place.
+    let mut frame = vec![0xa5u8; 128 * 1024];
+    let mut req = ProduceRequestWriter::begin(
+        &mut frame,
+        version,
+        &header,
+        transactional_id,
+        acks,
+        timeout_ms,
+    )
+    .unwrap();
+    for (name, partitions) in shape {
+        let mut topic = req.topic(name).unwrap();
+        for (i, (index, recs)) in partitions.iter().enumerate() {
+            let mut p = topic.partition(*index, batch_header(i as i32)).unwrap();
+            for (ts, k, v) in recs {
+                p.append(*ts, k.as_deref(), v.as_deref(), &[]).unwrap();
+            }
+            p.finish().unwrap();
+        }
+        assert_eq!(topic.partition_count(), partitions.len());
+        topic.finish().unwrap();
+    }
+    let streamed = req.finish().unwrap().to_vec();
+
+    // The same request as a repr, batches built separately.
+    let batches: Vec<Vec<Vec<u8>>> = shape
+        .iter()
+        .map(|(_, ps)| {
+            ps.iter()
+                .enumerate()
+                .map(|(i, (_, recs))| standalone_batch(recs, i as i32))
+                .collect()
+        })
+        .collect();
+    let partition_data: Vec<Vec<PartitionProduceData<'_>>> = shape
+        .iter()
+        .zip(&batches)
+        .map(|((_, ps), bs)| {
+            ps.iter()
+                .zip(bs)
+                .map(|((index, _), b)| PartitionProduceData {
+                    index: *index,
+                    records: Some(b),
+                    ..Default::default()
+                })
+                .collect()
+        })
+        .collect();
+    let topics: Vec<TopicProduceData<'_>> = shape
+        .iter()
+        .zip(&partition_data)
+        .map(|((name, _), ps)| TopicProduceData {
+            name,
+            partition_data: Array::new(ps),
+            ..Default::default()
+        })
+        .collect();
+    let repr = ProduceRequest {
+        transactional_id,
+        acks,
+        timeout_ms,
+        topic_data: Array::new(&topics),
+        ..Default::default()
+    };
+    let mut out = vec![0u8; 128 * 1024];
+    let n = repr.encode_request(&header, &mut out, version).unwrap();
+    // It reads back as the request it was written from.
+    let (_, decoded) = ProduceRequest::decode_request(&streamed[4..]).unwrap();
+    assert_eq!(decoded, repr);
+    (streamed, out[..n].to_vec())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
@@ -70,71 +155,13 @@ proptest! {
         timeout_ms in any::<i32>(),
         correlation_id in any::<i32>(),
     ) {
-        let header = RequestHeader::new(correlation_id, Some("producer-1"));
-
-        // Streaming, in place.
-        let mut frame = vec![0xa5u8; 128 * 1024];
-        let mut req = ProduceRequestWriter::begin(
-            &mut frame, version, &header, transactional_id.as_deref(), acks, timeout_ms,
-        ).unwrap();
-        for (name, partitions) in &shape {
-            let mut topic = req.topic(name).unwrap();
-            for (i, (index, recs)) in partitions.iter().enumerate() {
-                let mut p = topic.partition(*index, batch_header(i as i32)).unwrap();
-                for (ts, k, v) in recs {
-                    p.append(*ts, k.as_deref(), v.as_deref(), &[]).unwrap();
-                }
-                p.finish().unwrap();
-            }
-            prop_assert_eq!(topic.partition_count(), partitions.len());
-            topic.finish().unwrap();
-        }
-        let streamed = req.finish().unwrap().to_vec();
-
-        // The same request as a repr, batches built separately.
-        let batches: Vec<Vec<Vec<u8>>> = shape
-            .iter()
-            .map(|(_, ps)| {
-                ps.iter().enumerate().map(|(i, (_, recs))| standalone_batch(recs, i as i32)).collect()
-            })
-            .collect();
-        let partition_data: Vec<Vec<PartitionProduceData<'_>>> = shape
-            .iter()
-            .zip(&batches)
-            .map(|((_, ps), bs)| {
-                ps.iter()
-                    .zip(bs)
-                    .map(|((index, _), b)| PartitionProduceData {
-                        index: *index,
-                        records: Some(b),
-                        ..Default::default()
-                    })
-                    .collect()
-            })
-            .collect();
-        let topics: Vec<TopicProduceData<'_>> = shape
-            .iter()
-            .zip(&partition_data)
-            .map(|((name, _), ps)| TopicProduceData {
-                name,
-                partition_data: Array::new(ps),
-                ..Default::default()
-            })
-            .collect();
-        let repr = ProduceRequest {
-            transactional_id: transactional_id.as_deref(),
-            acks,
-            timeout_ms,
-            topic_data: Array::new(&topics),
-            ..Default::default()
-        };
-        let mut out = vec![0u8; 128 * 1024];
-        let n = repr.encode_request(&header, &mut out, version).unwrap();
-        prop_assert_eq!(&streamed[..], &out[..n]);
+        let (streamed, repr) = streamed_and_repr(
+            version, &shape, transactional_id.as_deref(), acks, timeout_ms, correlation_id,
+        );
+        prop_assert_eq!(&streamed[..], &repr[..]);
 
         // And it reads back, batches and all.
         let (_, decoded) = ProduceRequest::decode_request(&streamed[4..]).unwrap();
-        prop_assert_eq!(decoded, repr);
         for topic in decoded.topic_data {
             for p in topic.partition_data {
                 for batch in RecordBatches::new(p.records.unwrap()) {
@@ -344,5 +371,51 @@ fn records_length_slots_sized_by_the_room_left() {
     assert!(
         compared > 700,
         "only {compared} buffer sizes reached a frame"
+    );
+}
+
+/// Counts of 127 or more take a wider varint than the one byte a count slot starts with: the
+/// writer moves what follows forward when the scope finishes, byte for byte the repr's frame,
+/// at every version; and with too little room for that move, finishing is `BufferTooSmall`
+/// and the frame written so far stays valid.
+#[test]
+fn counts_past_one_varint_byte_move_what_follows() {
+    let rec = vec![(1_700_000_000_000i64, None, Some(b"reading".to_vec()))];
+    let wide_topic: Vec<TopicShape> =
+        vec![("t".into(), (0..200).map(|p| (p, rec.clone())).collect())];
+    let many_topics: Vec<TopicShape> = (0..130)
+        .map(|t| (format!("t{t}"), vec![(0, rec.clone())]))
+        .collect();
+    for version in 3i16..=11 {
+        for shape in [&wide_topic, &many_topics] {
+            let (streamed, repr) = streamed_and_repr(version, shape, None, -1, 1000, 9);
+            assert_eq!(streamed, repr, "v{version}, {} topics", shape.len());
+        }
+    }
+
+    // One topic of 200 partitions at v9 in a buffer that holds everything before the topic's
+    // finish but not the one byte the count's move needs (the finished frame also has the
+    // topic's and the request's empty tagged sections: 3 bytes past that point).
+    let (full, _) = streamed_and_repr(9, &wide_topic, None, -1, 1000, 9);
+    let header = RequestHeader::new(9, Some("producer-1"));
+    let mut frame = vec![0u8; full.len() - 3];
+    let mut req = ProduceRequestWriter::begin(&mut frame, 9, &header, None, -1, 1000).unwrap();
+    let mut topic = req.topic("t").unwrap();
+    for p in 0..200 {
+        let mut w = topic.partition(p, batch_header(p)).unwrap();
+        w.append(1_700_000_000_000, None, Some(b"reading"), &[])
+            .unwrap();
+        w.finish().unwrap();
+    }
+    assert!(matches!(
+        topic.finish(),
+        Err(EncodeError::BufferTooSmall { .. })
+    ));
+    let frame = req.finish().unwrap();
+    let (_, decoded) = ProduceRequest::decode_request(&frame[4..]).unwrap();
+    assert_eq!(
+        decoded.topic_data.len(),
+        0,
+        "the topic that did not fit is rolled back"
     );
 }

@@ -338,3 +338,31 @@ fn put_with_writes_in_place() {
     );
     assert_eq!(w.position(), 4);
 }
+
+/// A one-byte count slot filled with a value that needs two bytes moves what follows forward,
+/// if the buffer has the byte, and is `BufferTooSmall` (nothing moved) if not.
+#[test]
+fn small_varint_slots_grow_when_filled_wide() {
+    let mut buf = [0u8; 4];
+    let mut w = Writer::new(&mut buf);
+    let gap = w.reserve_uvarint_small().unwrap();
+    w.put_i16(-21829).unwrap(); // 0xAA 0xBB
+    w.fill_uvarint_growing(gap, 200).unwrap();
+    assert_eq!(w.written(), &[0xC8, 0x01, 0xAA, 0xBB]);
+
+    let mut buf = [0u8; 3];
+    let mut w = Writer::new(&mut buf);
+    let gap = w.reserve_uvarint_small().unwrap();
+    w.put_i16(-21829).unwrap(); // 0xAA 0xBB
+    assert_eq!(
+        w.fill_uvarint_growing(gap, 200),
+        Err(EncodeError::BufferTooSmall {
+            needed: 4,
+            available: 3
+        })
+    );
+    assert_eq!(w.written(), &[0x00, 0xAA, 0xBB]);
+    // Below 128 it fits the byte as it is.
+    w.fill_uvarint_growing(gap, 5).unwrap();
+    assert_eq!(w.written(), &[0x05, 0xAA, 0xBB]);
+}

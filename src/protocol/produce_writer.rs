@@ -8,10 +8,10 @@
 //! ```
 //!
 //! Counts and lengths are known only when a scope ends, so they are reserved and back-patched:
-//! `INT32` slots before version 9, and in the flexible versions (9+) unsigned varints reserved
-//! at their widest (a records length: as wide as the room left in the buffer could need) and
-//! filled minimally with [`Writer::fill_uvarint`], which moves what follows back over the
-//! unused bytes. The result is byte for byte what encoding the equivalent [`ProduceRequest`]
+//! `INT32` slots before version 9, and in the flexible versions (9+) unsigned varints: a count
+//! reserved at one byte (below 127 entries nothing moves; more moves what follows forward), a
+//! records length as wide as the room left in the buffer could need, each filled minimally
+//! with [`Writer::fill_uvarint_growing`]. The result is byte for byte what encoding the equivalent [`ProduceRequest`]
 //! gives.
 
 use super::codec::{self, Request};
@@ -34,9 +34,12 @@ enum Slot {
 }
 
 impl Slot {
+    /// A slot for a count (topics, partitions): in flexible versions one byte, as wide as a
+    /// count below 127 takes, so that filling it moves nothing in the common case (a count
+    /// of 127 or more moves what follows forward by up to four bytes then).
     fn reserve(w: &mut Writer<'_>, flexible: bool) -> Result<Self, EncodeError> {
         Ok(if flexible {
-            Self::Compact(w.reserve_uvarint()?)
+            Self::Compact(w.reserve_uvarint_small()?)
         } else {
             Self::Int32(w.reserve::<4>()?)
         })
@@ -73,7 +76,7 @@ impl Slot {
                     .ok()
                     .and_then(|v| v.checked_add(1))
                     .ok_or_else(too_long)?;
-                w.fill_uvarint(gap, v)
+                w.fill_uvarint_growing(gap, v)
             }
         }
     }
@@ -89,10 +92,11 @@ impl Slot {
 /// [`EncodeError::BufferTooSmall`] with the buffer size needed so far, and leaves the request
 /// as it was before the failed call.
 ///
-/// While a scope is open its count or length slot takes its widest form (5 bytes in the
-/// flexible versions; a partition's records length only as many as the room left could need),
-/// so the buffer must have up to 4 bytes per open scope (12 in all) more room than the
-/// finished frame takes; finishing a scope gives them back.
+/// In the flexible versions a count slot (topics, partitions) is reserved at one byte and a
+/// partition's records length at as many bytes as the room left could need, so nothing moves
+/// when they are filled in the common case. A count of 127 or more moves what follows forward
+/// by up to four bytes when its scope finishes: the buffer then needs those bytes free, or
+/// finishing is [`EncodeError::BufferTooSmall`] (and may be retried with a larger buffer).
 ///
 /// ```
 /// use embedded_kafka::protocol::{ProduceRequestWriter, Request, ProduceRequest, RequestHeader};

@@ -515,6 +515,45 @@ impl<'a> Writer<'a> {
         Ok(VarintGap { at, width })
     }
 
+    /// Reserves one byte for an `UNSIGNED_VARINT` that is usually below 128 (a count of
+    /// partitions in a topic, of topics in a request), to be filled with
+    /// [`fill_uvarint_growing`](Self::fill_uvarint_growing). Reserving the widest form instead
+    /// would move everything written after it back by four bytes when filled: for a Produce
+    /// request, every batch of the topic.
+    #[inline]
+    pub fn reserve_uvarint_small(&mut self) -> Result<VarintGap, EncodeError> {
+        self.reserve_uvarint_upto(0x7f)
+    }
+
+    /// Writes `v` minimally into a reserved slot, moving what was written after it back over
+    /// unused bytes or, for a value wider than the slot (a count of 128 or more in a slot from
+    /// [`reserve_uvarint_small`](Self::reserve_uvarint_small)), forward to make room:
+    /// [`EncodeError::BufferTooSmall`] if the buffer has not the few bytes that takes.
+    pub fn fill_uvarint_growing(&mut self, gap: VarintGap, v: u32) -> Result<(), EncodeError> {
+        let mut tmp = [0u8; varint::MAX_LEN_32];
+        let n = varint::encode_u32(v, &mut tmp);
+        let grow = n.saturating_sub(gap.width);
+        if grow == 0 {
+            return self.fill_varint_gap(gap, tmp.get(..n).unwrap_or_default(), v);
+        }
+        let (written, end) = (self.pos, gap.end());
+        if end > written {
+            return Err(EncodeError::GapOutOfRange {
+                at: gap.at,
+                written,
+            });
+        }
+        if written + grow > self.buf.len() {
+            return Err(self.too_small(grow));
+        }
+        self.buf.copy_within(end..written, end + grow);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(gap.at..gap.at + n), tmp.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos = written + grow;
+        Ok(())
+    }
+
     /// Writes `v` minimally into a slot from [`reserve_uvarint`](Self::reserve_uvarint) and
     /// moves everything written after the slot back over the unused bytes. A value wider than
     /// a slot from [`reserve_uvarint_upto`](Self::reserve_uvarint_upto) is

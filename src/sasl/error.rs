@@ -46,7 +46,7 @@ pub enum SaslError {
         /// The most allowed.
         max: u32,
     },
-    /// The salt is longer than [`MAX_SALT_LEN`](super::MAX_SALT_LEN) bytes (decoded).
+    /// The salt is longer than `MAX_SALT_LEN` bytes (decoded; feature `scram`).
     SaltTooLong {
         /// Its length, decoded.
         len: usize,

@@ -503,8 +503,10 @@ fn answer(s: &mut State, frame: &[u8]) {
     }
 }
 
-type Scripted<'a> =
-    Producer<'a, ScriptedBroker, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 32>;
+/// The scripted producer, remembering `R` batch outcomes.
+type ScriptedWith<'a, const R: usize> =
+    Producer<'a, ScriptedBroker, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, R>;
+type Scripted<'a> = ScriptedWith<'a, 32>;
 
 fn producer<'a>(
     broker: &'a ScriptedBroker,
@@ -1603,7 +1605,7 @@ fn reports_come_once_each_oldest_first_across_the_ring_and_overwritten_ones_are_
     let mut buffers = Buffers::<2048, 512, 512, 4>::new();
     let config = Config::new(&SERVERS).acks(Acks::All).batch_size(512);
     // Four outcomes remembered: the ring wraps after four batches.
-    let mut p: Producer<'_, _, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 4> = Producer::new(
+    let mut p: ScriptedWith<'_, 4> = Producer::new(
         &broker,
         NoClock,
         NeverDelay,
@@ -1614,16 +1616,15 @@ fn reports_come_once_each_oldest_first_across_the_ring_and_overwritten_ones_are_
     .expect("valid configuration");
     // One record per flush: one batch, one outcome each, partitions in turn 0, 1, 2, 0, …
     let mut sent = 0u32;
-    let mut one_batch =
-        |p: &mut Producer<'_, _, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 4>| {
-            block_on(p.send("readings", Record::new(b"v"))).expect("send");
-            block_on(p.flush()).expect("flush");
-            sent += 1;
-            sent - 1
-        };
+    let mut one_batch = |p: &mut ScriptedWith<'_, 4>| {
+        block_on(p.send("readings", Record::new(b"v"))).expect("send");
+        block_on(p.flush()).expect("flush");
+        sent += 1;
+        sent - 1
+    };
     let expected = |n: u32| (n % 3, Ok(Some(i64::from(n / 3))));
     let mut seen = Vec::new();
-    let mut take = |p: &mut Producer<'_, _, NoClock, NeverDelay, Murmur2<RoundRobin>, 2, 4, 4>| {
+    let mut take = |p: &mut ScriptedWith<'_, 4>| {
         seen.clear();
         p.take_reports(|r| seen.push((r.partition, r.result)));
         seen.clone()
